@@ -1,0 +1,116 @@
+import { open, readFile, unlink, mkdir, rename } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { AkvError } from "../errors.js";
+
+export const LOCK_FILE_NAME = "state.lock";
+
+interface LockOwner {
+  pid: number;
+  hostname: string;
+  command: string;
+  since: string;
+}
+
+export interface StateLock {
+  release(): Promise<void>;
+  releaseSync(): void;
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * An exclusive-create lock file that records who holds it. A lock library such as proper-lockfile judges
+ * staleness by mtime only; here the holder's pid and host are recorded so the message can name the holder
+ * and a lock left by a killed process on this host is recognised at once.
+ */
+export async function acquireStateLock(workdir: string, command: string): Promise<StateLock> {
+  await mkdir(workdir, { recursive: true, mode: 0o700 });
+  const path = join(workdir, LOCK_FILE_NAME);
+  const me: LockOwner = { pid: process.pid, hostname: hostname(), command, since: new Date().toISOString() };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(path, "wx", 0o600);
+      await handle.writeFile(JSON.stringify(me) + "\n");
+      await handle.sync();
+      await handle.close();
+      return makeLock(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const owner = await readOwner(path);
+    if (owner && owner.hostname === me.hostname && !processIsAlive(owner.pid)) {
+      // Stale: move it aside atomically so two runs taking over at once cannot both win.
+      const aside = `${path}.stale.${process.pid}`;
+      try {
+        await rename(path, aside);
+        await unlink(aside).catch(() => undefined);
+      } catch {
+        // someone else took it over first; loop and see
+      }
+      continue;
+    }
+    if (!owner) {
+      // Being written right now (between create and write), or unreadable garbage: give it a moment.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const again = await readOwner(path);
+      if (!again) {
+        throw AkvError.state(`The state in ${workdir} is locked (${path}), and the lock file does not say by whom.`, {
+          code: "StateLocked",
+          hint: `If no other akv-crashplan is running, delete ${path} and run again.`,
+        });
+      }
+      continue;
+    }
+    throw AkvError.state(
+      `Another akv-crashplan run holds the state in ${workdir}: pid ${owner.pid} on ${owner.hostname} (${owner.command}), since ${owner.since}.`,
+      {
+        code: "StateLocked",
+        hint: `Wait for it to finish. If that process is gone${owner.hostname === me.hostname ? "" : " (it ran on another machine)"}, delete ${path} and run again.`,
+        details: { holder: owner },
+      },
+    );
+  }
+  throw AkvError.state(`Could not take the lock ${path} after several attempts.`, { code: "StateLocked", hint: "Run the command again." });
+}
+
+async function readOwner(path: string): Promise<LockOwner | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(path, "utf8")) as Partial<LockOwner>;
+    if (typeof parsed.pid === "number" && typeof parsed.hostname === "string") {
+      return { pid: parsed.pid, hostname: parsed.hostname, command: String(parsed.command ?? "?"), since: String(parsed.since ?? "?") };
+    }
+  } catch {
+    // fallthrough
+  }
+  return undefined;
+}
+
+function makeLock(path: string): StateLock {
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      await unlink(path).catch(() => undefined);
+    },
+    releaseSync() {
+      if (released) return;
+      released = true;
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        process.getBuiltinModule("node:fs").unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}

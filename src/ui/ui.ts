@@ -1,0 +1,150 @@
+import { Chalk, type ChalkInstance } from "chalk";
+import type { Readable, Writable } from "node:stream";
+import { Redactor } from "./redact.js";
+import { canAnimate, canColour, canPrompt, type TerminalFacts } from "./terminal.js";
+import { inquirerPrompter, noPrompter, type Prompter } from "./prompter.js";
+
+export interface UiOptions {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  facts: TerminalFacts;
+  json: boolean;
+  nonInteractive: boolean;
+  noColor: boolean;
+  verbose: boolean;
+  /** Tests inject a scripted prompter. */
+  prompter?: Prompter;
+  /** Every line also goes (redacted) to this sink, e.g. the debug log. */
+  logSink?: (line: string) => void;
+}
+
+export interface WaitHandle {
+  update(label: string): void;
+}
+
+export function formatElapsed(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 60) return `${seconds}s`;
+  return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, "0")}s`;
+}
+
+/** The only door to the terminal: colour, prompts, spinners and redaction are decided here once. */
+export class Ui {
+  readonly interactive: boolean;
+  readonly json: boolean;
+  readonly verbose: boolean;
+  readonly colour: boolean;
+  readonly animate: boolean;
+  readonly c: ChalkInstance;
+  readonly redactor = new Redactor();
+  readonly prompt: Prompter;
+  readonly warnings: string[] = [];
+  readonly stdin: Readable;
+  private readonly stdout: Writable;
+  private readonly stderr: Writable;
+  private readonly logSink: ((line: string) => void) | undefined;
+
+  constructor(options: UiOptions) {
+    this.interactive = canPrompt(options.facts, options.nonInteractive);
+    this.json = options.json;
+    this.verbose = options.verbose;
+    this.colour = canColour(options.facts, options.noColor);
+    this.animate = canAnimate(options.facts, this.colour);
+    this.c = new Chalk({ level: this.colour ? 1 : 0 });
+    this.stdin = options.stdin;
+    this.stdout = options.stdout;
+    this.stderr = options.stderr;
+    this.logSink = options.logSink;
+    this.prompt = this.interactive ? (options.prompter ?? inquirerPrompter(options.stdin, options.stderr)) : noPrompter;
+  }
+
+  /** People's text: always stderr, so stdout stays data. */
+  line(text = ""): void {
+    const safe = this.redactor.redact(text);
+    this.stderr.write(safe + "\n");
+    this.logSink?.(safe);
+  }
+  info(text: string): void {
+    this.line(text);
+  }
+  heading(text: string): void {
+    this.line("");
+    this.line(this.c.bold(text));
+  }
+  success(text: string): void {
+    this.line(`${this.c.green("✔")} ${text}`);
+  }
+  warn(text: string): void {
+    this.warnings.push(this.redactor.redact(text));
+    this.line(`${this.c.yellow("!")} ${this.c.yellow(text)}`);
+  }
+  debug(text: string): void {
+    const safe = this.redactor.redact(text);
+    this.logSink?.(`[debug] ${safe}`);
+    if (this.verbose) this.stderr.write(this.c.dim(safe) + "\n");
+  }
+
+  /** Machine output: one JSON document on stdout. */
+  data(document: unknown): void {
+    this.stdout.write(this.redactor.redact(JSON.stringify(document, null, 2)) + "\n");
+  }
+  /** Plain output a person asked for on stdout (e.g. a table when not --json). */
+  print(text: string): void {
+    this.stdout.write(this.redactor.redact(text) + "\n");
+  }
+
+  table(rows: string[][], header?: string[]): string {
+    const all = header ? [header, ...rows] : rows;
+    const widths: number[] = [];
+    for (const row of all) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, visibleLength(cell))));
+    const render = (row: string[]) => row.map((cell, i) => (i === row.length - 1 ? cell : pad(cell, widths[i] ?? 0))).join("  ");
+    const lines = all.map(render);
+    if (header) lines.splice(1, 0, widths.map((w) => "─".repeat(w)).join("  "));
+    return lines.join("\n");
+  }
+
+  /**
+   * Every remote wait shows what it waits for and for how long; on a terminal it animates,
+   * elsewhere it prints one plain line when it starts and one when it ends.
+   */
+  async wait<T>(label: string, work: (handle: WaitHandle) => Promise<T>): Promise<T> {
+    const started = Date.now();
+    let current = label;
+    if (!this.animate) {
+      this.line(`… ${label}`);
+      const handle: WaitHandle = { update: (next) => (current = next) };
+      const result = await work(handle);
+      this.logSink?.(`done: ${current} (${formatElapsed(Date.now() - started)})`);
+      return result;
+    }
+    const frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+    let frame = 0;
+    const render = () => {
+      const text = this.redactor.redact(`${this.c.cyan(frames[frame++ % frames.length])} ${current} ${this.c.dim(formatElapsed(Date.now() - started))}`);
+      this.stderr.write(`\r\x1b[2K${text}`);
+    };
+    render();
+    const timer = setInterval(render, 120);
+    try {
+      const result = await work({ update: (next) => (current = next) });
+      clearInterval(timer);
+      this.stderr.write("\r\x1b[2K");
+      this.logSink?.(`done: ${current} (${formatElapsed(Date.now() - started)})`);
+      return result;
+    } catch (error) {
+      clearInterval(timer);
+      this.stderr.write("\r\x1b[2K");
+      throw error;
+    }
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+function visibleLength(text: string): number {
+  return text.replace(ANSI, "").length;
+}
+function pad(text: string, width: number): string {
+  return text + " ".repeat(Math.max(0, width - visibleLength(text)));
+}
