@@ -3,6 +3,7 @@
  * pure-JS ciphers and KDFs, which made a PFX export slower than `openssl pkcs12 -export`.
  */
 import crypto from "node:crypto";
+import { sha1Iterate } from "./sha1-iterate.js";
 
 export type HashName = "sha1" | "sha224" | "sha256" | "sha384" | "sha512";
 
@@ -36,8 +37,9 @@ export function pkcs12Kdf(hash: HashName, password: string, salt: Buffer, id: Pk
   const blocks = Math.ceil(length / u);
   const out: Buffer[] = [];
   for (let n = 0; n < blocks; n++) {
-    let a = crypto.hash(hash, Buffer.concat([d, i]), "buffer");
-    for (let r = 1; r < iterations; r++) a = crypto.hash(hash, a, "buffer");
+    let a: Buffer = crypto.hash(hash, Buffer.concat([d, i]), "buffer");
+    if (hash === "sha1") a = sha1Iterate(a, iterations - 1);
+    else for (let r = 1; r < iterations; r++) a = crypto.hash(hash, a, "buffer");
     out.push(a);
     if (n === blocks - 1) break;
     // I_j = (I_j + B + 1) mod 2^(8v), with B = A repeated to v bytes.
