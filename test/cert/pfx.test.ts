@@ -144,3 +144,14 @@ describe("generatePfxPassword", () => {
     expect(seen.size).toBe(200);
   });
 });
+
+describe.skipIf(!hasJava)("an RSA-4096 PFX (the default key size) in Java", () => {
+  it("gets the 4096-bit key out with KeyStore.getKey", async () => {
+    const big = await generateKeyAndCertificate({ subject: "big" });
+    const password = generatePfxPassword();
+    const pwFile = await passwordFile(dir, password, "big.pw");
+    const pfx = path.join(dir, "big.pfx");
+    await fs.writeFile(pfx, buildPfx({ ...big, password }));
+    expect((await javaGetKey(pfx, pwFile)).trim()).toBe("alias=key-vault-crashplan algorithm=RSA bits=4096 subject=CN=big matches=true");
+  });
+});
