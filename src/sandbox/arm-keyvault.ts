@@ -118,6 +118,17 @@ function deletedJson(d: DeletedVaultRecord, subscriptionId: string): Record<stri
   };
 }
 
+/** `$top` + `$skiptoken` paging with an absolute nextLink, as ARM list operations page. */
+function pageOf(req: ArmRequest, items: Record<string, unknown>[]): { value: Record<string, unknown>[]; nextLink?: string } {
+  const top = Number(req.ctx.query.get("$top") ?? "0");
+  const skip = Number(Buffer.from(req.ctx.query.get("$skiptoken") ?? "", "base64url").toString() || "0") || 0;
+  if (!(top > 0)) return { value: items.slice(skip) };
+  const value = items.slice(skip, skip + top);
+  if (skip + top >= items.length) return { value };
+  const token = Buffer.from(String(skip + top)).toString("base64url");
+  return { value, nextLink: `${req.core.endpoints.armEndpoint}${req.ctx.path}?api-version=${req.apiVersion}&$top=${top}&%24skiptoken=${token}` };
+}
+
 /** Deleted vaults whose retention ended are purged by "the service" lazily, when next looked at. */
 function expireDeletedVaults(core: SandboxCore, now: number): void {
   const st = core.store.state;
@@ -370,7 +381,7 @@ export async function handleKeyVaultArm(req: ArmRequest): Promise<Reply | undefi
       const denied = requireAction(req, "Microsoft.KeyVault/deletedVaults/read", `/subscriptions/${st.subscription.id}`);
       if (denied) return denied;
       expireDeletedVaults(core, ctx.now);
-      return json(200, { value: st.deletedVaults.map((d) => deletedJson(d, st.subscription.id)) });
+      return json(200, pageOf(req, st.deletedVaults.map((d) => deletedJson(d, st.subscription.id))));
     }
     if (rest.length === 1 && rest[0] === "vaults" && ctx.method === "GET") {
       return json(200, { value: st.vaults.filter((v) => core.store.mayPerform(req.callerOid, v.id, "Microsoft.KeyVault/vaults/read")).map((v) => vaultJson(v, ctx.now)) });

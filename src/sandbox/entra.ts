@@ -38,6 +38,12 @@ function openIdConfiguration(core: SandboxCore, ctx: RequestContext, tenantSegme
       // MSAL requires the issuer on the same origin as the authority.
       issuer: `${ctx.origin}/${tid}/v2.0`,
       request_uri_parameter_supported: false,
+      userinfo_endpoint: `${core.endpoints.graphEndpoint}/oidc/userinfo`,
+      kerberos_endpoint: `${base}/kerberos`,
+      http_logout_supported: true,
+      frontchannel_logout_supported: true,
+      cloud_graph_host_name: new URL(core.endpoints.graphEndpoint).host,
+      rbac_url: core.endpoints.armEndpoint,
       authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
       device_authorization_endpoint: `${base}/oauth2/v2.0/devicecode`,
       end_session_endpoint: `${base}/oauth2/v2.0/logout`,

@@ -13,3 +13,4 @@ export type {
 export { startSandbox } from "./server.js";
 export { loadSandboxConfigFile, parseSandboxConfig } from "./config.js";
 export { trustSandboxCa } from "./trust.js";
+export { simulateCrashPlanMigration, CRASHPLAN_DEFAULT_IP, type CrashPlanMigrationOptions } from "./crashplan.js";

@@ -116,7 +116,10 @@ export class Sandbox implements SandboxCore {
   private seq = 0;
   private saves = 0;
 
-  constructor(private readonly options: StartSandboxOptions) {
+  private readonly options: StartSandboxOptions;
+
+  constructor(options: StartSandboxOptions) {
+    this.options = options;
     this.config = parseSandboxConfig(options.config ?? {});
     this.store = new Store(options.dataDir);
     const save = this.store.save.bind(this.store);

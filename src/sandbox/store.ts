@@ -125,7 +125,10 @@ export class Store {
   /** Set by every mutation; the request layer reads and clears it to log `write`. */
   dirty = false;
 
-  constructor(readonly dataDir: string) {
+  readonly dataDir: string;
+
+  constructor(dataDir: string) {
+    this.dataDir = dataDir;
     mkdirSync(dataDir, { recursive: true });
     this.file = join(dataDir, "sandbox-state.json");
     if (existsSync(this.file)) {
