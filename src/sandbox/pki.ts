@@ -37,7 +37,8 @@ function createCa(keyPem: string): string {
   cert.validity.notBefore = new Date(Date.now() - 24 * 3600 * 1000);
   cert.validity.notAfter = new Date(Date.now() + 10 * 365 * 24 * 3600 * 1000);
   const subject = [
-    { name: "commonName", value: "akv-crashplan sandbox CA" },
+    // Unique per data dir: TLS stacks pick an issuer by subject, and a process may trust several sandbox CAs.
+    { name: "commonName", value: `akv-crashplan sandbox CA ${randomBytes(4).toString("hex")}` },
     { name: "organizationName", value: "akv-crashplan sandbox" },
   ];
   cert.setSubject(subject);
@@ -66,6 +67,7 @@ function createServerCert(caKeyPem: string, caPem: string, serverKeyPem: string)
     { name: "basicConstraints", cA: false },
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
     { name: "extKeyUsage", serverAuth: true },
+    { name: "authorityKeyIdentifier", keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
     {
       name: "subjectAltName",
       altNames: [

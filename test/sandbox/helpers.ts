@@ -90,3 +90,71 @@ export async function adminGet(sb: SandboxHandle, path: string): Promise<unknown
   const res = await fetch(`${sb.adminUrl}${path}`);
   return res.json();
 }
+
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+/** A raw HTTPS call (global fetch), for requests the SDKs would not send. */
+export async function call(method: string, url: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<RawResponse> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token) headers["authorization"] = `Bearer ${opts.token}`;
+  let body: string | undefined;
+  if (opts.body !== undefined) {
+    body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const res = await fetch(url, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    /* keep text */
+  }
+  return { status: res.status, headers: res.headers, body: parsed };
+}
+
+export async function tokenFor(sb: SandboxHandle, resource: string, p: SandboxPrincipal = sb.operator): Promise<string> {
+  return (await secretCredential(sb, p).getToken(`${resource}/.default`)).token;
+}
+
+export interface AppWithCert {
+  appObjectId: string;
+  appId: string;
+  spId: string;
+  cert: TestCert;
+}
+
+/** Registers an application + service principal and uploads a certificate to it (operator, via Graph). */
+export async function registerAppWithCert(sb: SandboxHandle, name: string, waitMs = 0): Promise<AppWithCert> {
+  const g = graph(sb);
+  const app = (await g.api("/applications").post({ displayName: name })) as { id: string; appId: string };
+  if (waitMs) await sleep(waitMs);
+  const sp = (await g.api("/servicePrincipals").post({ appId: app.appId })) as { id: string };
+  const cert = makeCert(`CN=${name}`);
+  await g.api(`/applications/${app.id}`).patch({ keyCredentials: [{ type: "AsymmetricX509Cert", usage: "Verify", key: cert.derBase64 }] });
+  return { appObjectId: app.id, appId: app.appId, spId: sp.id, cert };
+}
+
+export async function createVault(sb: SandboxHandle, name: string, properties: Record<string, unknown> = {}): Promise<{ id: string; uri: string }> {
+  const v = await kvArm(sb).vaults.beginCreateOrUpdateAndWait(
+    sb.resourceGroup,
+    name,
+    { location: sb.location, properties: { tenantId: sb.tenantId, sku: { family: "A", name: "standard" }, ...properties } },
+    { updateIntervalInMs: 10 },
+  );
+  return { id: v.id ?? "", uri: v.properties.vaultUri ?? "" };
+}
+
+export async function assignRole(sb: SandboxHandle, scope: string, roleGuid: string, principalId: string, principalType: string | null = "ServicePrincipal"): Promise<void> {
+  await authz(sb).roleAssignments.create(scope, crypto.randomUUID(), {
+    roleDefinitionId: `/subscriptions/${sb.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roleGuid}`,
+    principalId,
+    ...(principalType ? { principalType } : {}),
+  });
+}
+
+export const SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
