@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { AkvError } from "../errors.js";
-import { INPUTS, INPUT_KEYS, type InputKind } from "./inputs.js";
+import { INPUTS, INPUT_KEYS, type InputKey, type InputKind } from "./inputs.js";
 
 function zodFor(kind: InputKind): z.ZodType {
   switch (kind) {
@@ -29,7 +29,7 @@ export const ConfigFileSchema = z
     sandboxConfig: z.string().optional().describe("Path to a sandbox realism-knob file"),
   })
   .strict();
-export type ConfigFile = z.infer<typeof ConfigFileSchema>;
+export type ConfigFile = z.infer<typeof ConfigFileSchema> & Partial<Record<InputKey, string | number | boolean | string[]>>;
 
 export function configJsonSchema(): unknown {
   return z.toJSONSchema(ConfigFileSchema, { target: "draft-2020-12" });
@@ -64,5 +64,5 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
       hint: "The fields are listed in the README (Configuration) and in schema/config.schema.json.",
     });
   }
-  return parsed.data;
+  return parsed.data as ConfigFile;
 }

@@ -172,6 +172,8 @@ export interface ResolveOptions {
   reask?: boolean;
   /** --yes: take suggested defaults (such as a generated vault name) instead of calling them missing. */
   acceptDefaults?: boolean;
+  /** Take what the sources give; never prompt and never fail for a missing input (for steps already done). */
+  lenient?: boolean;
 }
 
 /**
@@ -194,6 +196,7 @@ export async function resolveInputs(keys: InputKey[], sources: InputSources, opt
       values.set(key, found);
       continue;
     }
+    if (options.lenient) continue;
     const fallback = typeof spec.default === "function" ? spec.default(helpers) : spec.default;
     if (options.ui.interactive && spec.prompt) {
       values.set(key, { value: await ask(spec, options.ui, helpers, fallback), origin: "prompt" });

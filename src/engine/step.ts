@@ -30,6 +30,10 @@ export interface StepContext {
   /** Persist partial outputs immediately (e.g. the temporary firewall rule). */
   saveOutputs(outputs: Outputs): Promise<void>;
   readonly state: Readonly<StateFile>;
+  /** Command flags that are not inputs (e.g. --force, --password-file). */
+  readonly flags: Readonly<Record<string, unknown>>;
+  /** Secrets held in memory for this run only (e.g. the PFX password between pfx and validate). Never saved. */
+  readonly secrets: Map<string, string>;
   now(): Date;
   /** Waits that back off and react promptly; tests shorten them. */
   sleep(ms: number): Promise<void>;
@@ -44,6 +48,8 @@ export interface Step {
   readonly inputs: readonly InputKey[];
   /** Earlier steps whose outputs this one reads. */
   readonly needs: readonly StepId[];
+  /** Whether it talks to Azure (cert and pfx are local and need no sign-in). */
+  readonly remote: boolean;
   /** Observes Azure (and local files) without changing anything. */
   check(ctx: StepContext): Promise<CheckResult>;
   /** What apply would create or change, in words. */

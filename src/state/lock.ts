@@ -106,7 +106,6 @@ function makeLock(path: string): StateLock {
       if (released) return;
       released = true;
       try {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         process.getBuiltinModule("node:fs").unlinkSync(path);
       } catch {
         // already gone

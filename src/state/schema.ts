@@ -38,7 +38,7 @@ export const StateFile = z
     cloud: z.string().optional(),
     /** Inputs the operator chose, so a re-run asks nothing twice. Never a secret. */
     answers: jsonRecord.default({}),
-    steps: z.record(z.enum(STEP_IDS), StepRecord),
+    steps: z.partialRecord(z.enum(STEP_IDS), StepRecord),
     /** Day-two operations (rotation, teardown) keep their own resumable records here. */
     operations: jsonRecord.default({}),
   })

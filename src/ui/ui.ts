@@ -41,6 +41,7 @@ export class Ui {
   readonly prompt: Prompter;
   readonly warnings: string[] = [];
   readonly stdin: Readable;
+  readonly stderrIsTTY: boolean;
   private readonly stdout: Writable;
   private readonly stderr: Writable;
   private readonly logSink: ((line: string) => void) | undefined;
@@ -53,6 +54,7 @@ export class Ui {
     this.animate = canAnimate(options.facts, this.colour);
     this.c = new Chalk({ level: this.colour ? 1 : 0 });
     this.stdin = options.stdin;
+    this.stderrIsTTY = options.facts.stderrIsTTY;
     this.stdout = options.stdout;
     this.stderr = options.stderr;
     this.logSink = options.logSink;
@@ -83,6 +85,17 @@ export class Ui {
     const safe = this.redactor.redact(text);
     this.logSink?.(`[debug] ${safe}`);
     if (this.verbose) this.stderr.write(this.c.dim(safe) + "\n");
+  }
+
+  /**
+   * Shows a secret once, on the terminal only: never on a pipe, never in the log. Returns false when there is
+   * no terminal to show it on (the caller must then put it somewhere safe).
+   */
+  revealOnce(label: string, secret: string): boolean {
+    if (!this.stderrIsTTY || !this.interactive) return false;
+    this.stderr.write(`${label}: ${this.c.bold(secret)}\n`);
+    this.logSink?.(`${label}: [shown on the terminal, not logged]`);
+    return true;
   }
 
   /** Machine output: one JSON document on stdout. */

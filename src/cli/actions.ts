@@ -1,0 +1,64 @@
+import type { Command } from "commander";
+import { AkvError } from "../errors.js";
+import type { StepId } from "../state/schema.js";
+import type { Runtime } from "./runtime.js";
+import { runStepsCommand, selectSetupSteps } from "./commands/run-steps.js";
+import { statusCommand } from "./commands/status.js";
+
+type MakeRuntime = (command: Command) => Runtime;
+type SetExit = (code: number) => void;
+
+function find(program: Command, path: string): Command {
+  let current: Command | undefined = program;
+  for (const part of path.split(" ")) current = current?.commands.find((c) => c.name() === part);
+  if (!current) throw new Error(`internal: no command ${path}`);
+  return current;
+}
+
+/** Commands are thin: they turn flags into a request and return an exit code. */
+export function attachActions(program: Command, makeRuntime: MakeRuntime, setExit: SetExit): void {
+  const on = (path: string, handler: (rt: Runtime, flags: Record<string, unknown>, command: Command) => Promise<number>) => {
+    find(program, path).action(async (...args: unknown[]) => {
+      const command = args[args.length - 1] as Command;
+      const flags = command.opts();
+      setExit(await handler(makeRuntime(command), flags, command));
+    });
+  };
+  const single = (path: string, id: StepId) =>
+    on(path, (rt, flags) => runStepsCommand(rt, { command: path, ids: [id], flags }));
+
+  on("setup", (rt, flags) =>
+    runStepsCommand(rt, {
+      command: "setup",
+      ids: selectSetupSteps(flags as { from?: string; only?: string[] }),
+      flags,
+      plan: flags.plan === true,
+      wizard: true,
+      confirmPlan: true,
+    }),
+  );
+  on("status", (rt, flags) => statusCommand(rt, flags));
+  single("vault create", "vault");
+  single("app register", "app");
+  single("firewall configure", "firewall");
+  single("cert generate", "cert");
+  single("cert upload", "upload");
+  single("grant", "grant");
+  single("pfx export", "pfx");
+  single("validate", "validate");
+  single("migrate", "migrate");
+  on("cert import", async (rt, flags) => (await import("./commands/cert-import.js")).certImportCommand(rt, flags));
+  on("cert show", async (rt) => (await import("./commands/cert-show.js")).certShowCommand(rt));
+  on("sandbox start", async (rt, flags) => (await import("./commands/sandbox.js")).sandboxStartCommand(rt, flags));
+  on("sandbox crashplan-migrate", async (rt, flags) => (await import("./commands/sandbox.js")).crashplanMigrateCommand(rt, flags));
+  const later = (path: string, issue: string) =>
+    on(path, async () => {
+      throw AkvError.precondition(`\`akv-crashplan ${path}\` is not available in this release yet (${issue}).`, {
+        code: "NotImplemented",
+        hint: "Use `akv-crashplan status` to see the setup; see the README for what each release supports.",
+      });
+    });
+  later("doctor", "planned: preflight and health checks");
+  later("teardown", "planned: undo in reverse order");
+  later("cert rotate", "planned: rotation without downtime");
+}

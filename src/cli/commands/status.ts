@@ -1,0 +1,102 @@
+import { StateSession } from "../../engine/session.js";
+import { STEP_IDS, type StepId } from "../../state/schema.js";
+import { ALL_STEPS } from "../../steps/index.js";
+import { handoffFromState } from "../../steps/handoff.js";
+import { stepContext } from "../../engine/runner.js";
+import { ResolvedInputs } from "../../engine/resolve.js";
+import { AkvError, isAkvError } from "../../errors.js";
+import type { Runtime } from "../runtime.js";
+
+interface LiveFact {
+  step: StepId;
+  status: "ok" | "drift" | "missing" | "error";
+  detail?: string;
+}
+
+function summarise(outputs: Record<string, unknown>): string {
+  const pick = ["vaultUrl", "clientId", "crashplanRules", "sha1", "keyId", "roleName", "pfxPath", "validatedAt", "handoffFile"];
+  for (const key of pick) {
+    const value = outputs[key];
+    if (typeof value === "string") return `${key} ${value}`;
+    if (Array.isArray(value)) return `${key} ${value.join(", ") || "(none)"}`;
+  }
+  return "";
+}
+
+/** Read-only: never takes the lock, never writes, and only reads Azure for steps that are done. */
+export async function statusCommand(rt: Runtime, flags: { check?: boolean; offline?: boolean }): Promise<number> {
+  const { ui } = rt;
+  await rt.loadConfig();
+  const session = await StateSession.open(rt.workdir, { command: "status", lock: false });
+  const facts: LiveFact[] = [];
+  const anyDone = STEP_IDS.some((id) => session.step(id).status === "done");
+  if (!flags.offline && anyDone) {
+    const azure = await rt.azure();
+    const options = {
+      session, steps: ALL_STEPS, selected: [...STEP_IDS], inputs: new ResolvedInputs(new Map()), azure, ui, yes: false,
+      sleep: async () => undefined, flags: {}, secrets: new Map<string, string>(),
+    };
+    for (const step of ALL_STEPS) {
+      if (session.step(step.id).status !== "done") continue;
+      try {
+        const check = await step.check(stepContext(options, step));
+        facts.push({ step: step.id, status: check.status === "done" ? "ok" : check.status, ...(check.detail ? { detail: check.detail } : {}) });
+      } catch (error) {
+        if (isAkvError(error) && (error.exitCode === 4 || error.exitCode === 2)) throw error;
+        facts.push({ step: step.id, status: "error", detail: error instanceof Error ? error.message : String(error) });
+      }
+    }
+  }
+  const certOut = session.step("cert").outputs;
+  const daysLeft = typeof certOut.notAfter === "string" ? Math.floor((Date.parse(certOut.notAfter) - Date.now()) / 86_400_000) : undefined;
+  const steps = ALL_STEPS.map((step) => {
+    const record = session.step(step.id);
+    const fact = facts.find((f) => f.step === step.id);
+    return {
+      id: step.id,
+      number: step.number,
+      title: step.title,
+      status: record.status,
+      startedAt: record.startedAt ?? null,
+      finishedAt: record.finishedAt ?? null,
+      outputs: record.outputs,
+      ...(record.error ? { error: record.error } : {}),
+      ...(fact ? { live: { status: fact.status, detail: fact.detail ?? null } } : {}),
+    };
+  });
+  const allDone = steps.every((s) => s.status === "done");
+  const verified = typeof session.step("migrate").outputs.verifiedAt === "string";
+  const healthy = allDone && facts.every((f) => f.status === "ok") && (daysLeft === undefined || daysLeft > 0) && verified;
+  if (ui.json) {
+    ui.data({
+      ok: true,
+      workdir: rt.workdir,
+      stateFile: session.existed ? `${rt.workdir}/state.json` : null,
+      tenantId: session.state.tenantId ?? null,
+      subscriptionId: session.state.subscriptionId ?? null,
+      steps,
+      certificateDaysLeft: daysLeft ?? null,
+      lastValidation: session.step("validate").outputs.validatedAt ?? null,
+      handoff: handoffFromState(session.state, rt.workdir) ?? null,
+      healthy,
+    });
+  } else {
+    const mark = (status: string) => (status === "done" ? ui.c.green(status) : status === "failed" ? ui.c.red(status) : status === "running" ? ui.c.yellow("interrupted") : status);
+    const rows = steps.map((s) => [
+      `${s.number}. ${s.title}`,
+      mark(s.status),
+      s.live ? (s.live.status === "ok" ? ui.c.green("in place") : ui.c.red(`${s.live.status}: ${s.live.detail ?? ""}`)) : "",
+      s.status === "failed" ? (s.error?.message ?? "") : summarise(s.outputs),
+    ]);
+    ui.print(ui.table(rows, ["step", "state", "in Azure", "produced"]));
+    if (daysLeft !== undefined) ui.print(`Certificate: ${daysLeft} days left (expires ${String(certOut.notAfter).slice(0, 10)})`);
+    if (!session.existed) ui.print(`No setup in ${rt.workdir} yet. Start with: akv-crashplan setup`);
+  }
+  if (flags.check && !healthy) {
+    if (!ui.json) ui.line(allDone ? "Not healthy: see the rows above." : "Setup is not finished.");
+    return 3;
+  }
+  return 0;
+}
+
+export { AkvError };

@@ -1,0 +1,95 @@
+import { CommanderError, type Command } from "commander";
+import { AkvError, ExitCode, isAkvError } from "../errors.js";
+import { buildProgram } from "./program.js";
+import { Runtime, type GlobalOptions, type Io } from "./runtime.js";
+import { attachActions } from "./actions.js";
+
+interface ProcessLike {
+  stdin: Io["stdin"];
+  stdout: Io["stdout"];
+  stderr: Io["stderr"];
+  env: Record<string, string | undefined>;
+  cwd(): string;
+  on(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
+}
+
+/**
+ * The composition root below bin/: builds the runtime from the real process and returns an exit code.
+ * It never calls process.exit itself, except on Ctrl-C where the state is already safe on disk.
+ */
+export async function main(argv: string[], proc: ProcessLike, overrides: Partial<Io> = {}): Promise<number> {
+  const io: Io = { stdin: proc.stdin, stdout: proc.stdout, stderr: proc.stderr, env: proc.env, cwd: proc.cwd(), ...overrides };
+  const { program } = buildProgram();
+  let runtime: Runtime | undefined;
+  let exitCode: number = ExitCode.ok;
+
+  program.exitOverride();
+  program.configureOutput({
+    writeOut: (text) => io.stdout.write(text),
+    writeErr: (text) => io.stderr.write(text),
+  });
+  const makeRuntime = (command: Command): Runtime => {
+    runtime ??= new Runtime(io, command.optsWithGlobals() as GlobalOptions);
+    return runtime;
+  };
+  attachActions(program, makeRuntime, (code: number) => (exitCode = code));
+
+  const onSignal = () => {
+    const rt = runtime;
+    rt?.sessionToRelease?.releaseSync();
+    io.stderr.write(
+      `\nInterrupted. Everything done so far is saved in ${rt?.workdir ?? "the workdir"}/state.json; run the same command again to resume.\n`,
+    );
+    process.exit(ExitCode.cancelled);
+  };
+  proc.on("SIGINT", onSignal);
+  proc.on("SIGTERM", onSignal);
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (error) {
+    exitCode = report(error, runtime, io);
+  } finally {
+    await runtime?.sessionToRelease?.release();
+    await runtime?.close();
+  }
+  return exitCode;
+}
+
+function report(error: unknown, runtime: Runtime | undefined, io: Io): number {
+  if (error instanceof CommanderError) {
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return ExitCode.ok;
+    // commander already printed its message; usage errors are exit 2, not commander's 1.
+    return ExitCode.usage;
+  }
+  const ui = runtime?.ui;
+  const redact = (text: string) => (ui ? ui.redactor.redact(text) : text);
+  if (isAkvError(error)) {
+    if (error.exitCode === ExitCode.cancelled) {
+      io.stderr.write(`${redact(error.message)} The state is saved; run the same command again to resume.\n`);
+    } else {
+      io.stderr.write(`${ui?.c.red("✖") ?? "✖"} ${redact(error.message)}\n`);
+      if (error.hint) io.stderr.write(`  ${redact(error.hint)}\n`);
+      if (ui?.verbose && error.cause instanceof Error && error.cause.stack) io.stderr.write(redact(error.cause.stack) + "\n");
+    }
+    runtime?.log(`error ${error.exitCode} ${error.code ?? ""}: ${error.message}`);
+    if (runtime?.globals.json) {
+      io.stdout.write(
+        redact(JSON.stringify({ ok: false, error: { message: error.message, code: error.code ?? null, exitCode: error.exitCode, hint: error.hint ?? null, ...(error.details ? { details: error.details } : {}) } }, null, 2)) + "\n",
+      );
+    }
+    return error.exitCode;
+  }
+  const err = error instanceof Error ? error : new Error(String(error));
+  runtime?.enableLog();
+  runtime?.log(`internal error: ${err.stack ?? err.message}`);
+  const logNote = runtime ? ` Details are in ${runtime.debugLogPath}.` : "";
+  io.stderr.write(`✖ Internal error (a bug in akv-crashplan): ${redact(err.message)}.${logNote} Please report it with that log.\n`);
+  if (ui?.verbose && err.stack) io.stderr.write(redact(err.stack) + "\n");
+  if (runtime?.globals.json) {
+    io.stdout.write(redact(JSON.stringify({ ok: false, error: { message: err.message, code: "InternalError", exitCode: 1 } }, null, 2)) + "\n");
+  }
+  return ExitCode.internal;
+}
+
+export { AkvError };

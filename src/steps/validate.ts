@@ -1,0 +1,214 @@
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { AkvError, isAkvError } from "../errors.js";
+import type { Step, StepContext } from "../engine/step.js";
+import { parseDurationMs, parseIpv4Rule } from "../engine/validators.js";
+import type { VaultSecrets } from "../azure/services.js";
+import { readSecretFrom, readSigningPem } from "./local-files.js";
+import { confirm, hasCode, requireOutput, str } from "./shared.js";
+
+const loadCert = () => import("../cert/index.js");
+
+function temporaryRules(ctx: StepContext): string[] {
+  const fromFirewall = str(ctx.outputsOf("firewall"), "temporaryRule");
+  const learned = (ctx.previous.outputs.temporaryRules as string[] | undefined) ?? [];
+  return [...new Set([...(fromFirewall ? [fromFirewall] : []), ...learned])];
+}
+
+async function addTemporaryRule(ctx: StepContext, cidr: string): Promise<void> {
+  const rg = requireOutput(ctx, "vault", "resourceGroup");
+  const name = requireOutput(ctx, "vault", "vaultName");
+  await ctx.saveOutputs({ temporaryRules: [...temporaryRules(ctx), cidr] });
+  const vault = await ctx.azure.keyVault.getVault(rg, name);
+  if (!vault) throw AkvError.precondition(`The vault ${name} no longer exists.`);
+  if (!vault.networkAcls.ipRules.includes(cidr)) {
+    await ctx.azure.keyVault.updateVault(rg, name, { networkAcls: { ...vault.networkAcls, ipRules: [...vault.networkAcls.ipRules, cidr] } });
+  }
+}
+
+/** Removes the temporary rules; safe to repeat, so a run that died in between finishes the job. */
+export async function removeTemporaryRules(ctx: StepContext): Promise<string[]> {
+  const rules = temporaryRules(ctx);
+  if (rules.length === 0) return [];
+  const rg = requireOutput(ctx, "vault", "resourceGroup");
+  const name = requireOutput(ctx, "vault", "vaultName");
+  const crashplan = (ctx.outputsOf("firewall").crashplanRules as string[] | undefined) ?? [];
+  const toRemove = rules.filter((rule) => !crashplan.includes(rule));
+  const vault = await ctx.azure.keyVault.getVault(rg, name);
+  if (vault && toRemove.some((rule) => vault.networkAcls.ipRules.includes(rule))) {
+    await ctx.azure.keyVault.updateVault(rg, name, {
+      networkAcls: { ...vault.networkAcls, ipRules: vault.networkAcls.ipRules.filter((rule) => !toRemove.includes(rule)) },
+    });
+  }
+  return toRemove;
+}
+
+async function pfxPassword(ctx: StepContext): Promise<string> {
+  const inMemory = ctx.secrets.get("pfxPassword");
+  if (inMemory) return inMemory;
+  const given = await readSecretFrom({
+    file: (ctx.flags.passwordFile as string | undefined) ?? generatedPasswordFile(ctx),
+    stdin: ctx.flags.passwordStdin === true ? (ctx.ui.stdin as NodeJS.ReadableStream) : undefined,
+    what: "PFX password",
+    fileFlag: "--password-file",
+  });
+  if (given !== undefined) {
+    ctx.ui.redactor.register(given);
+    return given;
+  }
+  if (ctx.ui.interactive) {
+    const typed = await ctx.ui.prompt.password({ message: "The PFX password (to prove CrashPlan can open the file)" });
+    ctx.ui.redactor.register(typed);
+    return typed;
+  }
+  throw AkvError.usage("Validation opens the PFX as CrashPlan will, and needs its password.", {
+    code: "PasswordNeeded",
+    hint: "Pass --password-file <file> or --password-stdin.",
+  });
+}
+
+function generatedPasswordFile(ctx: StepContext): string | undefined {
+  const location = str(ctx.outputsOf("pfx"), "passwordLocation");
+  const match = location && /^file (.+) \(0600\)$/.exec(location);
+  return match ? match[1] : undefined;
+}
+
+interface ProbeResult {
+  probe: string;
+  via: string;
+}
+
+export const validateStep: Step = {
+  id: "validate",
+  number: 8,
+  title: "Validate the connection",
+  explanation:
+    "Proves the whole chain before CrashPlan depends on it: sign in as the service principal with the certificate, and\n" +
+    "again from the PFX CrashPlan will get; write a probe secret, read it back, delete it. Role assignments can take\n" +
+    "minutes to reach Key Vault, so a refusal right after the grant is waited out.",
+  inputs: ["allowMyIp", "keepMyIp", "wait"],
+  needs: ["vault", "app", "upload", "grant", "pfx"],
+  remote: true,
+
+  plan() {
+    return ["Sign in as the service principal (certificate and PFX), write/read/delete a probe secret, then remove this machine's temporary firewall rule"];
+  },
+
+  async check(ctx) {
+    if (!ctx.previous.outputs.validatedAt) return { status: "missing" };
+    return { status: "done", detail: `passed ${String(ctx.previous.outputs.validatedAt)}` };
+  },
+
+  async apply(ctx) {
+    const vaultUrl = requireOutput(ctx, "vault", "vaultUrl");
+    const tenantId = requireOutput(ctx, "app", "tenantId");
+    const clientId = requireOutput(ctx, "app", "clientId");
+    const waitMs = parseDurationMs(ctx.inputs.string("wait") ?? "10m") ?? 600_000;
+    const { combined } = await readSigningPem(requireOutput(ctx, "cert", "keyPath"), requireOutput(ctx, "cert", "certPath"));
+    const pfxPath = requireOutput(ctx, "pfx", "pfxPath");
+    const password = await pfxPassword(ctx);
+    const cert = await loadCert();
+    const fromPfx = cert.readPfx(await readFile(pfxPath), password);
+    const results: ProbeResult[] = [];
+    for (const [via, pem] of [
+      ["certificate files", combined],
+      ["the PFX", `${fromPfx.keyPem.trim()}\n${fromPfx.certPem.trim()}\n`],
+    ] as const) {
+      const client = ctx.azure.secrets.asServicePrincipal({ vaultUrl, tenantId, clientId, certificatePem: pem });
+      results.push({ probe: await probeWithPatience(ctx, client, via, waitMs), via });
+    }
+    let removed: string[] = [];
+    if (!ctx.inputs.boolean("keepMyIp")) {
+      removed = await removeTemporaryRules(ctx);
+      if (removed.length > 0) ctx.ui.info(`  Removed the temporary firewall rule${removed.length > 1 ? "s" : ""} ${removed.join(", ")}`);
+    }
+    ctx.ui.info(`  The service principal signed in with the certificate and with the PFX, and wrote, read and deleted a probe secret.`);
+    return { validatedAt: ctx.now().toISOString(), probes: results, removedTemporaryRules: removed, temporaryRules: ctx.inputs.boolean("keepMyIp") ? temporaryRules(ctx) : [] };
+  },
+};
+
+async function probeWithPatience(ctx: StepContext, client: VaultSecrets, via: string, waitMs: number): Promise<string> {
+  const started = Date.now();
+  let delay = 500;
+  const probe = `akv-crashplan-probe-${randomBytes(6).toString("hex")}`;
+  const value = randomBytes(24).toString("base64url");
+  return ctx.ui.wait(`Signing in as the service principal (${via}) and writing a probe secret`, async (wait) => {
+    for (;;) {
+      try {
+        await client.setSecret(probe, value, { "akv-crashplan": "probe" });
+        const read = await client.getSecret(probe);
+        if (read?.value !== value) throw AkvError.azure(`The probe secret ${probe} read back a different value.`, { code: "ProbeMismatch" });
+        await client.deleteSecret(probe, { purge: true });
+        return probe;
+      } catch (error) {
+        const elapsed = Date.now() - started;
+        if (hasCode(error, "ForbiddenByFirewall")) {
+          await handleFirewall(ctx, error as AkvError);
+          continue;
+        }
+        const waitable = hasCode(error, "ForbiddenByRbac", "AADSTS700016", "AADSTS7000229");
+        if (waitable && elapsed < waitMs) {
+          wait.update(
+            hasCode(error, "ForbiddenByRbac")
+              ? "Waiting for the role assignment to reach Key Vault…"
+              : "Waiting for the new service principal to replicate in Entra ID…",
+          );
+          await ctx.sleep(Math.min(delay, waitMs - elapsed));
+          delay = Math.min(delay * 2, 5_000);
+          continue;
+        }
+        throw await explain(ctx, error, waitMs);
+      }
+    }
+  });
+}
+
+async function handleFirewall(ctx: StepContext, error: AkvError): Promise<void> {
+  const address = typeof error.details?.clientAddress === "string" ? error.details.clientAddress : undefined;
+  const rules = temporaryRules(ctx);
+  if (!address) throw AkvError.permission(`The vault firewall refused this machine: ${error.message}`, { code: "ForbiddenByFirewall", hint: "Pass --allow-my-ip <your public IPv4 address>." });
+  const parsed = parseIpv4Rule(address);
+  if ("error" in parsed) throw AkvError.permission(`The vault firewall refused this machine (${address}), and that address cannot be added as a rule.`, { code: "ForbiddenByFirewall" });
+  if (rules.includes(parsed.cidr)) {
+    throw AkvError.permission(`The vault firewall still refuses ${address} although a rule for it exists.`, {
+      code: "ForbiddenByFirewall",
+      hint: "Firewall changes can take a minute; run `akv-crashplan validate` again shortly. If it persists, your traffic may leave through another address.",
+    });
+  }
+  const approved =
+    ctx.inputs.string("allowMyIp") === address ||
+    (await confirm(ctx, `The vault firewall refused this machine, seen by Azure as ${address}. Allow ${parsed.cidr} temporarily (removed after validation)`, "--yes or --allow-my-ip " + address));
+  if (!approved) {
+    throw AkvError.permission(`The vault firewall refuses this machine (${address}).`, { code: "ForbiddenByFirewall", hint: `Run again with --allow-my-ip ${address}.` });
+  }
+  await ctx.ui.wait(`Allowing ${parsed.cidr} temporarily`, () => addTemporaryRule(ctx, parsed.cidr));
+}
+
+async function explain(ctx: StepContext, error: unknown, waitMs: number): Promise<unknown> {
+  if (!isAkvError(error)) return error;
+  if (hasCode(error, "ForbiddenByRbac")) {
+    return AkvError.permission(`Key Vault still refuses the service principal after waiting ${Math.round(waitMs / 60000)} min (ForbiddenByRbac).`, {
+      code: "ForbiddenByRbac",
+      hint: "Check that the role assignment exists on the vault (`akv-crashplan status`), then run `akv-crashplan validate --wait 20m`.",
+      cause: error,
+    });
+  }
+  if (hasCode(error, "AADSTS700027")) {
+    const local = str(ctx.outputsOf("cert"), "sha1");
+    const app = await ctx.azure.directory.getApplication(requireOutput(ctx, "app", "appObjectId")).catch(() => undefined);
+    const registered = (app?.keyCredentials ?? []).map((c) => (c.customKeyIdentifier ? Buffer.from(c.customKeyIdentifier, "base64").toString("hex").toUpperCase() : c.keyId ?? "?"));
+    return AkvError.auth(`Entra ID does not recognise the certificate (AADSTS700027). Local thumbprint ${local}; registered on the app: ${registered.join(", ") || "none"}.`, {
+      code: "AADSTS700027",
+      hint: "Run `akv-crashplan cert upload` to register the local certificate.",
+      cause: error,
+    });
+  }
+  if (hasCode(error, "AADSTS700024")) {
+    const skew = await ctx.azure.secrets.clockSkewMs(requireOutput(ctx, "vault", "vaultUrl")).catch(() => undefined);
+    return AkvError.auth(
+      `Entra ID refused the sign-in because of its time window (AADSTS700024)${skew !== undefined ? `; this machine's clock is ${Math.round(Math.abs(skew) / 1000)} s ${skew > 0 ? "ahead of" : "behind"} Azure` : ""}.`,
+      { code: "AADSTS700024", hint: "Synchronise the clock (e.g. `timedatectl set-ntp true`) and run `akv-crashplan validate` again.", cause: error },
+    );
+  }
+  return error;
+}
