@@ -72,7 +72,7 @@ function networkAclsFrom(req: ArmRequest, input: unknown, previous: NetworkAcls 
       if (!ignore && !subnetHasKeyVaultEndpoint(req.core, id)) {
         return badRequest(`Subnet '${r.id}' does not exist or does not have the 'Microsoft.KeyVault' service endpoint enabled. Add the service endpoint to the subnet, or set ignoreMissingVnetServiceEndpoint to true.`);
       }
-      rules.push(ignore ? { id, ignoreMissingVnetServiceEndpoint: true } : { id });
+      rules.push({ id, ignoreMissingVnetServiceEndpoint: ignore });
     }
     out.virtualNetworkRules = rules;
   }
@@ -98,7 +98,7 @@ export function vaultJson(v: VaultRecord, now: number, provisioningState?: strin
     location: v.location,
     tags: v.tags,
     systemData: v.systemData,
-    properties: { ...v.properties, provisioningState: provisioningState ?? (now < v.dnsReadyAt ? "RegisteringDns" : "Succeeded") },
+    properties: { privateEndpointConnections: [], ...v.properties, provisioningState: provisioningState ?? (now < v.dnsReadyAt ? "RegisteringDns" : "Succeeded") },
   };
 }
 
