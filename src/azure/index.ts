@@ -84,7 +84,7 @@ export function resolveSubscription(subscriptions: SubscriptionInfo[], wanted: s
   });
 }
 
-function principalFromClaims(claims: TokenClaims): Pick<SignedInIdentity, "principalObjectId" | "principalName" | "principalType"> {
+export function principalFromClaims(claims: TokenClaims): Pick<SignedInIdentity, "principalObjectId" | "principalName" | "principalType"> {
   if (!claims.oid) {
     throw AkvError.auth("The access token does not say who signed in (no oid claim).", {
       code: "TokenWithoutObjectId",
