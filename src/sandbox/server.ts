@@ -113,6 +113,8 @@ export class Sandbox implements SandboxCore {
   private readonly log: SandboxRequestLogEntry[] = [];
   private readonly servers: Server[] = [];
   private readonly vaultServers = new Map<string, Server>();
+  /** Listeners of just-deleted vaults, closed shortly after (a recover in between keeps the same port). */
+  private readonly closingVaultServers = new Map<string, { server: Server; timer: NodeJS.Timeout }>();
   private seq = 0;
   private saves = 0;
 
@@ -198,6 +200,13 @@ export class Sandbox implements SandboxCore {
   async openVaultListener(vaultName: string, preferredPort?: number): Promise<number> {
     const existing = this.vaultServers.get(vaultName);
     if (existing) return (existing.address() as AddressInfo).port;
+    const closing = this.closingVaultServers.get(vaultName);
+    if (closing) {
+      clearTimeout(closing.timer);
+      this.closingVaultServers.delete(vaultName);
+      this.vaultServers.set(vaultName, closing.server);
+      return (closing.server.address() as AddressInfo).port;
+    }
     const server = this.newServer((req, res) => void this.handle("keyvault", req, res, vaultName));
     let port: number;
     if (preferredPort === undefined && this.basePort > 0) {
@@ -223,7 +232,11 @@ export class Sandbox implements SandboxCore {
     if (!server) return;
     this.vaultServers.delete(vaultName);
     // Let the in-flight answer (the DELETE that triggered this) leave first.
-    setTimeout(() => void closeServer(server), 50);
+    const timer = setTimeout(() => {
+      this.closingVaultServers.delete(vaultName);
+      void closeServer(server);
+    }, 50);
+    this.closingVaultServers.set(vaultName, { server, timer });
   }
 
   private matchFault(ctx: RequestContext, rawPath: string): SandboxFault | undefined {
@@ -348,9 +361,11 @@ export class Sandbox implements SandboxCore {
   }
 
   async close(): Promise<void> {
-    const all = [...this.servers, ...this.vaultServers.values()];
+    for (const c of this.closingVaultServers.values()) clearTimeout(c.timer);
+    const all = [...this.servers, ...this.vaultServers.values(), ...[...this.closingVaultServers.values()].map((c) => c.server)];
     this.servers.length = 0;
     this.vaultServers.clear();
+    this.closingVaultServers.clear();
     await Promise.all(all.map(closeServer));
   }
 
