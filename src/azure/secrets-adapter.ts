@@ -9,6 +9,22 @@ import { createServicePrincipalCredential, decodeTokenClaims } from "./credentia
 import { azureCall, azureGet, hasAzureCode, parseAzureError, toAkvError } from "./errors.js";
 import type { SecretProperties, SecretsAccess, ServicePrincipalSignIn, VaultSecrets } from "./services.js";
 
+/**
+ * The SDK's paging helper turns a refused list into "Pagination failed with unexpected statusCode 403" and drops the
+ * body, so ForbiddenByFirewall (with the client address) or ForbiddenByRbac is lost. A single read of an unlikely
+ * name is refused the same way, with its reason: throw that instead. Anything else keeps the original error.
+ */
+async function withRefusalReason(c: SecretClient, error: unknown): Promise<unknown> {
+  const status = (error as { statusCode?: unknown }).statusCode;
+  if (status !== 401 && status !== 403) return error;
+  try {
+    await c.getSecret(`akv-crashplan-refusal-${Date.now()}`);
+  } catch (reason) {
+    if ((reason as { statusCode?: unknown }).statusCode === status) return reason;
+  }
+  return error;
+}
+
 function vaultSecrets(ctx: AdapterContext, signIn: ServicePrincipalSignIn): VaultSecrets {
   const vault = signIn.vaultUrl.replace(/\/+$/, "");
   const client = lazy(async (): Promise<SecretClient> => {
@@ -56,12 +72,16 @@ function vaultSecrets(ctx: AdapterContext, signIn: ServicePrincipalSignIn): Vaul
       const c = await client();
       return azureCall(`list the secrets in ${vault}`, async () => {
         const found: SecretProperties[] = [];
-        for await (const p of c.listPropertiesOfSecrets()) {
-          const item: SecretProperties = { name: p.name, tags: { ...(p.tags ?? {}) }, enabled: p.enabled !== false };
-          if (p.createdOn) item.createdOn = p.createdOn.toISOString();
-          if (p.updatedOn) item.updatedOn = p.updatedOn.toISOString();
-          if (p.contentType) item.contentType = p.contentType;
-          found.push(item);
+        try {
+          for await (const p of c.listPropertiesOfSecrets()) {
+            const item: SecretProperties = { name: p.name, tags: { ...(p.tags ?? {}) }, enabled: p.enabled !== false };
+            if (p.createdOn) item.createdOn = p.createdOn.toISOString();
+            if (p.updatedOn) item.updatedOn = p.updatedOn.toISOString();
+            if (p.contentType) item.contentType = p.contentType;
+            found.push(item);
+          }
+        } catch (error) {
+          throw await withRefusalReason(c, error);
         }
         return found;
       });

@@ -4,6 +4,7 @@ import { writeFileAtomic } from "../state/atomic-file.js";
 import { readSigningPem } from "./local-files.js";
 import { handoffFromState, handoffMarkdown, renderHandoff } from "./handoff.js";
 import { requireOutput } from "./shared.js";
+import { withTemporaryAccess } from "./validate.js";
 
 export const HANDOFF_FILE = "crashplan-handoff.md";
 
@@ -16,7 +17,8 @@ export async function verifyKeystore(ctx: StepContext): Promise<{ entries: numbe
     clientId: requireOutput(ctx, "app", "clientId"),
     certificatePem: combined,
   });
-  const secrets = (await client.listSecretProperties()).filter((s) => !s.name.startsWith("akv-crashplan-probe-"));
+  // Validation closed the firewall behind itself; listing from this machine may need the temporary rule again.
+  const secrets = (await withTemporaryAccess(ctx, "migrate", () => client.listSecretProperties())).filter((s) => !s.name.startsWith("akv-crashplan-probe-"));
   const newest = secrets.map((s) => s.createdOn ?? "").sort().pop();
   return { entries: secrets.length, names: secrets.map((s) => s.name), ...(newest ? { newest } : {}) };
 }
@@ -28,7 +30,7 @@ export const migrateStep: Step = {
   explanation:
     "CrashPlan moves its keystore into the vault when you run Migrate keystore in its console. This gives you exactly what\n" +
     "the console asks for, then checks that the keystore entries arrived.",
-  inputs: ["crashplanCloud"],
+  inputs: ["crashplanCloud", "allowMyIp", "keepMyIp"],
   needs: ["vault", "app", "pfx", "validate"],
   remote: true,
 

@@ -9,16 +9,21 @@ import { confirm, hasCode, requireOutput, str } from "./shared.js";
 
 const loadCert = () => import("../cert/index.js");
 
-function temporaryRules(ctx: StepContext): string[] {
-  const fromFirewall = str(ctx.outputsOf("firewall"), "temporaryRule");
-  const learned = (ctx.previous.outputs.temporaryRules as string[] | undefined) ?? [];
+/** The step whose record holds the temporary rules: validate, or migrate while `--verify` lists the vault. */
+type RuleOwner = "validate" | "migrate";
+
+function temporaryRules(ctx: StepContext, own: RuleOwner = "validate"): string[] {
+  // --allow-my-ip is recorded by the firewall step and belongs to validation only.
+  const fromFirewall = own === "validate" ? str(ctx.outputsOf("firewall"), "temporaryRule") : undefined;
+  // Read the live record, not ctx.previous: addTemporaryRule saves a rule learned during this very run.
+  const learned = (ctx.outputsOf(own).temporaryRules as string[] | undefined) ?? [];
   return [...new Set([...(fromFirewall ? [fromFirewall] : []), ...learned])];
 }
 
-async function addTemporaryRule(ctx: StepContext, cidr: string): Promise<void> {
+async function addTemporaryRule(ctx: StepContext, cidr: string, own: RuleOwner): Promise<void> {
   const rg = requireOutput(ctx, "vault", "resourceGroup");
   const name = requireOutput(ctx, "vault", "vaultName");
-  await ctx.saveOutputs({ temporaryRules: [...temporaryRules(ctx), cidr] });
+  await ctx.saveOutputs({ temporaryRules: [...temporaryRules(ctx, own), cidr] });
   const vault = await ctx.azure.keyVault.getVault(rg, name);
   if (!vault) throw AkvError.precondition(`The vault ${name} no longer exists.`);
   if (!vault.networkAcls.ipRules.includes(cidr)) {
@@ -27,8 +32,8 @@ async function addTemporaryRule(ctx: StepContext, cidr: string): Promise<void> {
 }
 
 /** Removes the temporary rules; safe to repeat, so a run that died in between finishes the job. */
-export async function removeTemporaryRules(ctx: StepContext): Promise<string[]> {
-  const rules = temporaryRules(ctx);
+export async function removeTemporaryRules(ctx: StepContext, own: RuleOwner = "validate"): Promise<string[]> {
+  const rules = temporaryRules(ctx, own);
   if (rules.length === 0) return [];
   const rg = requireOutput(ctx, "vault", "resourceGroup");
   const name = requireOutput(ctx, "vault", "vaultName");
@@ -163,9 +168,35 @@ async function probeWithPatience(ctx: StepContext, client: VaultSecrets, via: st
   });
 }
 
-async function handleFirewall(ctx: StepContext, error: AkvError): Promise<void> {
+/**
+ * Runs `fn` (as the service principal, from this machine); a ForbiddenByFirewall answer adds this machine's address
+ * as a temporary rule (confirmed, or --yes / --allow-my-ip) and retries; the rule is removed afterwards unless
+ * --keep-my-ip. Used by `migrate --verify`, which lists the vault after validation has closed it again.
+ */
+export async function withTemporaryAccess<T>(ctx: StepContext, own: RuleOwner, fn: () => Promise<T>): Promise<T> {
+  try {
+    for (;;) {
+      try {
+        return await fn();
+      } catch (error) {
+        if (!hasCode(error, "ForbiddenByFirewall")) throw error;
+        await handleFirewall(ctx, error as AkvError, own);
+      }
+    }
+  } finally {
+    if (!ctx.inputs.boolean("keepMyIp")) {
+      const removed = await removeTemporaryRules(ctx, own);
+      if (removed.length > 0) {
+        await ctx.saveOutputs({ temporaryRules: [] });
+        ctx.ui.info(`  Removed the temporary firewall rule${removed.length > 1 ? "s" : ""} ${removed.join(", ")}`);
+      }
+    }
+  }
+}
+
+async function handleFirewall(ctx: StepContext, error: AkvError, own: RuleOwner = "validate"): Promise<void> {
   const address = typeof error.details?.clientAddress === "string" ? error.details.clientAddress : undefined;
-  const rules = temporaryRules(ctx);
+  const rules = temporaryRules(ctx, own);
   if (!address) throw AkvError.permission(`The vault firewall refused this machine: ${error.message}`, { code: "ForbiddenByFirewall", hint: "Pass --allow-my-ip <your public IPv4 address>." });
   const parsed = parseIpv4Rule(address);
   if ("error" in parsed) throw AkvError.permission(`The vault firewall refused this machine (${address}), and that address cannot be added as a rule.`, { code: "ForbiddenByFirewall" });
@@ -177,11 +208,11 @@ async function handleFirewall(ctx: StepContext, error: AkvError): Promise<void> 
   }
   const approved =
     ctx.inputs.string("allowMyIp") === address ||
-    (await confirm(ctx, `The vault firewall refused this machine, seen by Azure as ${address}. Allow ${parsed.cidr} temporarily (removed after validation)`, "--yes or --allow-my-ip " + address));
+    (await confirm(ctx, `The vault firewall refused this machine, seen by Azure as ${address}. Allow ${parsed.cidr} temporarily (removed again afterwards)`, "--yes or --allow-my-ip " + address));
   if (!approved) {
     throw AkvError.permission(`The vault firewall refuses this machine (${address}).`, { code: "ForbiddenByFirewall", hint: `Run again with --allow-my-ip ${address}.` });
   }
-  await ctx.ui.wait(`Allowing ${parsed.cidr} temporarily`, () => addTemporaryRule(ctx, parsed.cidr));
+  await ctx.ui.wait(`Allowing ${parsed.cidr} temporarily`, () => addTemporaryRule(ctx, parsed.cidr, own));
 }
 
 async function explain(ctx: StepContext, error: unknown, waitMs: number): Promise<unknown> {
