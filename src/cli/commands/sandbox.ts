@@ -69,19 +69,22 @@ export async function crashplanMigrateCommand(rt: Runtime, flags: Record<string,
   }) ?? (ui.interactive ? await ui.prompt.password({ message: "PFX password" }) : undefined);
   if (password === undefined) throw AkvError.usage("The PFX password is needed.", { hint: "Pass --password-file <file> or --password-stdin." });
   ui.redactor.register(password);
-  const { startSandbox } = await import("../../sandbox/index.js");
   const { simulateCrashPlanMigration } = await import("../../sandbox/crashplan.js");
-  const handle = await startSandbox({ dataDir: join(rt.workdir, "sandbox") });
+  const target = await migrationTarget(rt);
+  if (!target.adminUrl && !flags.clientId) {
+    await target.close();
+    throw AkvError.usage("Against a running sandbox, crashplan-migrate needs --client-id (the application id in state.json, step app).", { code: "MissingInput" });
+  }
   try {
     const result = await ui.wait("CrashPlan (simulated): Migrate keystore", () =>
       simulateCrashPlanMigration({
         vaultUrl: String(flags.vaultUrl),
         pfx,
         password,
-        cloud: handle.cloud,
-        tenantId: handle.tenantId,
+        cloud: target.cloud,
+        tenantId: target.tenantId,
         ...(flags.clientId ? { clientId: String(flags.clientId) } : {}),
-        sandboxAdminUrl: handle.adminUrl,
+        ...(target.adminUrl ? { sandboxAdminUrl: target.adminUrl } : {}),
       }),
     );
     if (ui.json) ui.data({ ok: true, secretsWritten: result.secretsWritten });
@@ -91,6 +94,44 @@ export async function crashplanMigrateCommand(rt: Runtime, flags: Record<string,
     if (error instanceof AkvError) throw error;
     throw AkvError.azure(`CrashPlan (simulated) could not migrate the keystore: ${(error as Error).message}`, { code: "CrashPlanMigrationFailed" });
   } finally {
-    await handle.close();
+    await target.close();
   }
+}
+
+interface MigrationTarget {
+  cloud: { authorityHost: string; armEndpoint: string; graphEndpoint: string; keyVaultAudience: string; caCertPath: string };
+  tenantId: string;
+  adminUrl?: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A sandbox started by `sandbox start` is reached through the custom-cloud flags (as `setup` reaches it); without
+ * them the in-process sandbox of the workdir plays Azure. Starting a second sandbox on a running one's data dir
+ * would answer with another process's Entra, so the flags win.
+ */
+async function migrationTarget(rt: Runtime): Promise<MigrationTarget> {
+  const env = rt.io.env;
+  const authorityHost = rt.globals.authorityHost ?? env.AKV_CRASHPLAN_AUTHORITY_HOST;
+  if (authorityHost) {
+    const caFile = rt.globals.caFile ?? env.AKV_CRASHPLAN_CA_FILE;
+    const tenantId = rt.globals.tenant ?? env.AKV_CRASHPLAN_TENANT ?? env.AZURE_TENANT_ID;
+    if (!caFile || !tenantId) {
+      throw AkvError.usage("Against a running sandbox, crashplan-migrate needs --ca-file and the tenant (--tenant or AZURE_TENANT_ID).", { code: "MissingInput" });
+    }
+    return {
+      cloud: {
+        authorityHost,
+        armEndpoint: rt.globals.armEndpoint ?? env.AKV_CRASHPLAN_ARM_ENDPOINT ?? "",
+        graphEndpoint: rt.globals.graphEndpoint ?? env.AKV_CRASHPLAN_GRAPH_ENDPOINT ?? "",
+        keyVaultAudience: "https://vault.azure.net",
+        caCertPath: resolve(rt.io.cwd, caFile),
+      },
+      tenantId,
+      close: async () => undefined,
+    };
+  }
+  const { startSandbox } = await import("../../sandbox/index.js");
+  const handle = await startSandbox({ dataDir: join(rt.workdir, "sandbox") });
+  return { cloud: handle.cloud, tenantId: handle.tenantId, adminUrl: handle.adminUrl, close: () => handle.close() };
 }
