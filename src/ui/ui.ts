@@ -58,7 +58,29 @@ export class Ui {
     this.stdout = options.stdout;
     this.stderr = options.stderr;
     this.logSink = options.logSink;
-    this.prompt = this.interactive ? (options.prompter ?? inquirerPrompter(options.stdin, options.stderr)) : noPrompter;
+    this.prompt = this.interactive ? this.pauseSpinnerWhileAsking(options.prompter ?? inquirerPrompter(options.stdin, options.stderr)) : noPrompter;
+  }
+
+  /** A spinner redrawing its line would scribble over a question asked in the middle of a wait. */
+  private activeSpinner: { pause(): void; resume(): void } | undefined;
+  private pauseSpinnerWhileAsking(inner: Prompter): Prompter {
+    const around =
+      <A extends unknown[], R>(ask: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        const spinner = this.activeSpinner;
+        spinner?.pause();
+        try {
+          return await ask(...args);
+        } finally {
+          spinner?.resume();
+        }
+      };
+    return {
+      input: around(inner.input.bind(inner)),
+      select: around(inner.select.bind(inner)) as Prompter["select"],
+      confirm: around(inner.confirm.bind(inner)),
+      password: around(inner.password.bind(inner)),
+    };
   }
 
   /** People's text: always stderr, so stdout stays data. */
@@ -138,16 +160,31 @@ export class Ui {
       this.stderr.write(`\r\x1b[2K${text}`);
     };
     render();
-    const timer = setInterval(render, 120);
+    let timer: ReturnType<typeof setInterval> | undefined = setInterval(render, 120);
+    const stop = () => {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      this.stderr.write("\r\x1b[2K");
+    };
+    const previous = this.activeSpinner;
+    this.activeSpinner = {
+      pause: stop,
+      resume: () => {
+        if (!timer) {
+          render();
+          timer = setInterval(render, 120);
+        }
+      },
+    };
     try {
       const result = await work({ update: (next) => (current = next) });
-      clearInterval(timer);
-      this.stderr.write("\r\x1b[2K");
+      stop();
+      this.activeSpinner = previous;
       this.logSink?.(`done: ${current} (${formatElapsed(Date.now() - started)})`);
       return result;
     } catch (error) {
-      clearInterval(timer);
-      this.stderr.write("\r\x1b[2K");
+      stop();
+      this.activeSpinner = previous;
       throw error;
     }
   }

@@ -85,7 +85,7 @@ describe("input resolution", () => {
         problems.push(await validate!("9-not-valid"));
         return "kv-typed-01";
       },
-      select: async () => "eastus",
+      select: async <T extends string>() => "eastus" as T,
       confirm: async () => true,
       password: async () => "unused",
     };
