@@ -23,11 +23,16 @@ export async function main(argv: string[], proc: ProcessLike, overrides: Partial
   let runtime: Runtime | undefined;
   let exitCode: number = ExitCode.ok;
 
-  program.exitOverride();
-  program.configureOutput({
-    writeOut: (text) => io.stdout.write(text),
-    writeErr: (text) => io.stderr.write(text),
-  });
+  // Subcommands copy these settings only when they are created, so set them on every command of the tree:
+  // otherwise an unknown option of `setup` makes commander call process.exit(1) itself.
+  const everyCommand = (command: Command): Command[] => [command, ...command.commands.flatMap(everyCommand)];
+  for (const command of everyCommand(program)) {
+    command.exitOverride();
+    command.configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+  }
   const makeRuntime = (command: Command): Runtime => {
     runtime ??= new Runtime(io, command.optsWithGlobals() as GlobalOptions);
     return runtime;

@@ -9,6 +9,7 @@ import {
   validateLocation,
   validateOneOf,
   validateResourceGroupName,
+  validateRole,
   validateSubnetId,
   validateVaultName,
   type Validator,
@@ -187,7 +188,7 @@ export const INPUTS: Record<InputKey, InputSpec> = {
   role: {
     key: "role", flag: "role", env: env("ROLE"), kind: "string",
     description: "Role for the service principal on the vault: \"Key Vault Secrets Officer\" (default) or \"Key Vault Administrator\"",
-    neededBy: ["grant"], required: true, default: "Key Vault Secrets Officer", remember: true,
+    neededBy: ["grant"], required: true, default: "Key Vault Secrets Officer", validate: validateRole, remember: true,
   },
   pfxCipher: {
     key: "pfxCipher", flag: "pfx-cipher", env: env("PFX_CIPHER"), kind: "string",

@@ -104,6 +104,8 @@ function coerce(spec: InputSpec, raw: unknown, where: string): unknown {
     case "string": {
       const text = String(raw);
       const rule = spec.validate?.(text);
+      // An address validator explains itself, quoting the value ("… is an IPv6 address; …"): not "must be <that>".
+      if (rule?.startsWith('"')) throw AkvError.usage(`${where}: ${rule}.`, { code: "InvalidInput" });
       if (rule) fail(rule);
       return text;
     }

@@ -20,6 +20,16 @@ export const validateResourceGroupName: Validator = (name) =>
 export const LOCATION_RULE = "an Azure region name such as eastus or westeurope (lower-case letters and digits)";
 export const validateLocation: Validator = (name) => (/^[a-z][a-z0-9]{2,30}$/.test(name) ? undefined : LOCATION_RULE);
 
+/** Only roles that can read and write secret values (the grant step maps them to their fixed ids). */
+export const ROLE_RULE =
+  'either "Key Vault Secrets Officer" (recommended) or "Key Vault Administrator", a role that can read and write secret values';
+export const validateRole: Validator = (value) =>
+  ["key vault secrets officer", "b86a8fe4-44ce-4948-aee5-eccb2c155cd7", "key vault administrator", "00482a5a-887f-4fb3-b363-3b7fe8e74483"].includes(
+    value.trim().toLowerCase(),
+  )
+    ? undefined
+    : ROLE_RULE;
+
 export const GUID_RULE = "a GUID such as 00000000-0000-0000-0000-000000000000";
 export const validateGuid: Validator = (value) =>
   /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value) ? undefined : GUID_RULE;

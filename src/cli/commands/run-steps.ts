@@ -1,3 +1,5 @@
+import { resolve } from "node:path";
+import { stat } from "node:fs/promises";
 import { AkvError } from "../../errors.js";
 import { INPUTS, type InputKey, type PromptHelpers } from "../../engine/inputs.js";
 import { resolveInputs, ResolvedInputs } from "../../engine/resolve.js";
@@ -10,6 +12,7 @@ import { ALL_STEPS } from "../../steps/index.js";
 import type { AzureServices, SignedInIdentity } from "../../azure/services.js";
 import type { Runtime } from "../runtime.js";
 import { handoffFromState, renderHandoff } from "../../steps/handoff.js";
+import { readAddressFile } from "../../steps/firewall.js";
 
 export interface RunStepsRequest {
   command: string;
@@ -65,6 +68,8 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
   let inputs: ResolvedInputs | undefined;
   if (!ui.interactive) inputs = await resolveInputs(keysOf(pending), sources, { ui, acceptDefaults: Boolean(rt.globals.yes) });
 
+  await checkInputFiles(rt, request.flags, pending, inputs);
+
   let identity: SignedInIdentity | undefined;
   let azure: AzureServices | undefined;
   if (needsAzure) {
@@ -78,6 +83,7 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
   if (!inputs) {
     const helpers = promptHelpers(azure);
     inputs = await resolveInputs(keysOf(pending), sources, { ui, helpers, acceptDefaults: Boolean(rt.globals.yes) });
+    await checkInputFiles(rt, request.flags, pending, inputs);
   }
   // Steps already done get their inputs from the sources without asking (their outputs matter, not answers).
   const lenient = await resolveInputs(keysOf(steps), sources, { ui, lenient: true });
@@ -133,6 +139,22 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
   });
   printSummary(rt, session, outcomes, request);
   return 0;
+}
+
+/**
+ * Files that steps read long after the vault and the app exist (the PFX password for pfx/validate, CrashPlan's
+ * address list for firewall): a path that is missing, a directory, or a list with a bad line must stop the run
+ * before the first request, like any other bad input.
+ */
+async function checkInputFiles(rt: Runtime, flags: Record<string, unknown>, pending: Step[], inputs: ResolvedInputs | undefined): Promise<void> {
+  const file = flags.passwordFile;
+  if (typeof file === "string") {
+    const info = await stat(resolve(rt.io.cwd, file)).catch(() => undefined);
+    const why = !info ? "does not exist" : info.isDirectory() ? "is a directory" : !info.isFile() ? "is not a regular file" : undefined;
+    if (why) throw AkvError.usage(`The PFX password file ${file} (--password-file) ${why}.`, { code: "SecretFileUnreadable", hint: "Pass a file holding the password, or --password-stdin." });
+  }
+  const addressFile = inputs?.string("crashplanIpsFile");
+  if (addressFile && pending.some((step) => step.id === "firewall")) await readAddressFile(resolve(rt.io.cwd, addressFile));
 }
 
 function lazyServices(rt: Runtime): AzureServices {
