@@ -47,6 +47,7 @@ export function attachActions(program: Command, makeRuntime: MakeRuntime, setExi
   single("pfx export", "pfx");
   single("validate", "validate");
   single("migrate", "migrate");
+  on("doctor", async (rt) => (await import("./commands/doctor.js")).doctorCommand(rt));
   on("cert import", async (rt, flags) => (await import("./commands/cert-import.js")).certImportCommand(rt, flags));
   on("cert show", async (rt) => (await import("./commands/cert-show.js")).certShowCommand(rt));
   on("sandbox start", async (rt, flags) => (await import("./commands/sandbox.js")).sandboxStartCommand(rt, flags));
@@ -58,7 +59,6 @@ export function attachActions(program: Command, makeRuntime: MakeRuntime, setExi
         hint: "Use `akv-crashplan status` to see the setup; see the README for what each release supports.",
       });
     });
-  later("doctor", "planned: preflight and health checks");
   later("teardown", "planned: undo in reverse order");
   later("cert rotate", "planned: rotation without downtime");
 }
