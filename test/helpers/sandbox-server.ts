@@ -41,8 +41,8 @@ export class SandboxServer {
     this.ca = readFileSync(info.caCertPath, "utf8");
   }
 
-  static async start(config: SandboxConfig = {}): Promise<SandboxServer> {
-    const root = mkdtempSync(join(tmpdir(), "akv-e2e-"));
+  /** Starts a server; pass the `root` of a stopped one (stop({ keep: true })) to restart on the same data. */
+  static async start(config: SandboxConfig = {}, root = mkdtempSync(join(tmpdir(), "akv-e2e-"))): Promise<SandboxServer> {
     const configFile = join(root, "knobs.json");
     writeFileSync(configFile, JSON.stringify(config));
     const child = spawn(process.execPath, [BIN, "sandbox", "start", "--json", "--data", join(root, "sandbox"), "--sandbox-config", configFile], {
@@ -136,14 +136,14 @@ export class SandboxServer {
     return this.https(method, `${this.info.graphEndpoint}${path}`, body, { authorization: `Bearer ${token}` });
   }
 
-  async stop(): Promise<void> {
+  async stop(options: { keep?: boolean } = {}): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) {
       await new Promise<void>((resolve) => {
         this.child.once("exit", () => resolve());
         this.child.kill("SIGTERM");
       });
     }
-    rmSync(this.root, { recursive: true, force: true });
+    if (!options.keep) rmSync(this.root, { recursive: true, force: true });
   }
 }
 
