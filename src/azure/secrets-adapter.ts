@@ -51,10 +51,12 @@ function vaultSecrets(ctx: AdapterContext, signIn: ServicePrincipalSignIn): Vaul
       return secret ? { value: secret.value ?? "", version: secret.properties.version ?? "" } : undefined;
     },
 
-    async deleteSecret(name: string, options?: { purge?: boolean }): Promise<void> {
+    async deleteSecret(name: string, options?: { purge?: boolean; wait?: boolean }): Promise<void> {
       const c = await client();
       const deleted = await azureGet(`delete the secret '${name}' from ${vault}`, async () => {
         const poller = await c.beginDeleteSecret(name, { intervalInMs: ctx.pollIntervalMs });
+        // beginDeleteSecret has sent the DELETE; polling for the deleted state only matters before a purge.
+        if (!options?.purge && !options?.wait) return undefined;
         return poller.pollUntilDone();
       });
       if (!deleted || !options?.purge) return;

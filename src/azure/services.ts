@@ -228,8 +228,8 @@ export interface SecretProperties {
 export interface VaultSecrets {
   setSecret(name: string, value: string, tags?: Record<string, string>): Promise<{ name: string; version: string }>;
   getSecret(name: string): Promise<{ value: string; version: string } | undefined>;
-  /** Soft delete, then purge when `purge` (and allowed). */
-  deleteSecret(name: string, options?: { purge?: boolean }): Promise<void>;
+  /** Soft delete (without waiting for it unless `wait`), then purge when `purge` (and allowed). */
+  deleteSecret(name: string, options?: { purge?: boolean; wait?: boolean }): Promise<void>;
   listSecretProperties(): Promise<SecretProperties[]>;
 }
 

@@ -1,11 +1,12 @@
 import type { Command } from "commander";
 import { AkvError } from "../errors.js";
-import type { StepId } from "../state/schema.js";
+import type { StepId } from "../state/step-ids.js";
 import type { Runtime } from "./runtime.js";
-import { runStepsCommand, selectSetupSteps } from "./commands/run-steps.js";
-import { statusCommand } from "./commands/status.js";
 
-type MakeRuntime = (command: Command) => Runtime;
+// Command modules (and through them zod, the steps and the SDK adapters) load only when their command runs.
+const runSteps = () => import("./commands/run-steps.js");
+
+type MakeRuntime = (command: Command) => Promise<Runtime>;
 type SetExit = (code: number) => void;
 
 function find(program: Command, path: string): Command {
@@ -21,23 +22,24 @@ export function attachActions(program: Command, makeRuntime: MakeRuntime, setExi
     find(program, path).action(async (...args: unknown[]) => {
       const command = args[args.length - 1] as Command;
       const flags = command.opts();
-      setExit(await handler(makeRuntime(command), flags, command));
+      setExit(await handler(await makeRuntime(command), flags, command));
     });
   };
   const single = (path: string, id: StepId) =>
-    on(path, (rt, flags) => runStepsCommand(rt, { command: path, ids: [id], flags }));
+    on(path, async (rt, flags) => (await runSteps()).runStepsCommand(rt, { command: path, ids: [id], flags }));
 
-  on("setup", (rt, flags) =>
-    runStepsCommand(rt, {
+  on("setup", async (rt, flags) => {
+    const { runStepsCommand, selectSetupSteps } = await runSteps();
+    return runStepsCommand(rt, {
       command: "setup",
       ids: selectSetupSteps(flags as { from?: string; only?: string[] }),
       flags,
       plan: flags.plan === true,
       wizard: true,
       confirmPlan: true,
-    }),
-  );
-  on("status", (rt, flags) => statusCommand(rt, flags));
+    });
+  });
+  on("status", async (rt, flags) => (await import("./commands/status.js")).statusCommand(rt, flags));
   single("vault create", "vault");
   single("app register", "app");
   single("firewall configure", "firewall");
@@ -48,6 +50,7 @@ export function attachActions(program: Command, makeRuntime: MakeRuntime, setExi
   single("validate", "validate");
   single("migrate", "migrate");
   on("doctor", async (rt) => (await import("./commands/doctor.js")).doctorCommand(rt));
+  on("teardown", async (rt, flags) => (await import("./commands/teardown.js")).teardownCommand(rt, flags));
   on("cert import", async (rt, flags) => (await import("./commands/cert-import.js")).certImportCommand(rt, flags));
   on("cert show", async (rt) => (await import("./commands/cert-show.js")).certShowCommand(rt));
   on("sandbox start", async (rt, flags) => (await import("./commands/sandbox.js")).sandboxStartCommand(rt, flags));
@@ -59,6 +62,5 @@ export function attachActions(program: Command, makeRuntime: MakeRuntime, setExi
         hint: "Use `akv-crashplan status` to see the setup; see the README for what each release supports.",
       });
     });
-  later("teardown", "planned: undo in reverse order");
   later("cert rotate", "planned: rotation without downtime");
 }

@@ -1,7 +1,7 @@
 import { CommanderError, type Command } from "commander";
 import { AkvError, ExitCode, isAkvError } from "../errors.js";
 import { buildProgram } from "./program.js";
-import { Runtime, type GlobalOptions, type Io } from "./runtime.js";
+import type { GlobalOptions, Io, Runtime } from "./runtime.js";
 import { attachActions } from "./actions.js";
 
 interface ProcessLike {
@@ -33,7 +33,8 @@ export async function main(argv: string[], proc: ProcessLike, overrides: Partial
       writeErr: (text) => io.stderr.write(text),
     });
   }
-  const makeRuntime = (command: Command): Runtime => {
+  const makeRuntime = async (command: Command): Promise<Runtime> => {
+    const { Runtime } = await import("./runtime.js");
     runtime ??= new Runtime(io, command.optsWithGlobals() as GlobalOptions);
     return runtime;
   };

@@ -1,7 +1,7 @@
 import { Command, Option } from "commander";
 import { exitCodeDescriptions } from "../errors.js";
 import { INPUTS, type InputKey } from "../engine/inputs.js";
-import { STEP_IDS, type StepId } from "../state/schema.js";
+import { STEP_IDS, type StepId } from "../state/step-ids.js";
 
 /** The command tree only: names, flags, help. Actions are attached by main.ts. */
 

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import type { AzureServices, CloudProfile } from "../azure/services.js";
 import { AkvError } from "../errors.js";
-import { loadConfigFile, type ConfigFile } from "../engine/config-file.js";
+import type { ConfigFile } from "../engine/config-file.js";
 import type { InputSources } from "../engine/resolve.js";
 import { Ui } from "../ui/ui.js";
 import type { Prompter } from "../ui/prompter.js";
@@ -81,7 +81,7 @@ export class Runtime {
 
   async loadConfig(): Promise<void> {
     const path = this.globals.config ?? this.io.env.AKV_CRASHPLAN_CONFIG;
-    if (path) this.config = await loadConfigFile(resolve(this.io.cwd, path));
+    if (path) this.config = await (await import("../engine/config-file.js")).loadConfigFile(resolve(this.io.cwd, path));
   }
 
   /** Commands that change things keep a debug log (redacted) in the workdir. */
@@ -160,7 +160,18 @@ export class Runtime {
       ...(subscription ? { subscription } : {}),
       ...(tenantId ? { tenantId } : {}),
       ...(this.io.env.AKV_CRASHPLAN_POLL_MS ? { pollIntervalMs: Number(this.io.env.AKV_CRASHPLAN_POLL_MS) } : {}),
-    });
+      ...(this.ui.interactive
+        ? {
+            chooseSubscription: async (choices: Array<{ id: string; name: string }>) => {
+              const id = await this.ui.prompt.select({
+                message: "Subscription for the vault",
+                choices: choices.map((c) => ({ value: c.id, name: `${c.name} (${c.id})` })),
+              });
+              return choices.find((c) => c.id === id)!;
+            },
+          }
+        : {}),
+    } as Parameters<typeof createAzureServices>[0]);
     this.azureServices = services;
     return services;
   }

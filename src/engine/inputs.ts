@@ -1,4 +1,4 @@
-import type { StepId } from "../state/schema.js";
+import type { StepId } from "../state/step-ids.js";
 import {
   DURATION_RULE,
   parseDurationMs,

@@ -1,6 +1,7 @@
 import { AkvError } from "../errors.js";
 import { acquireStateLock, type StateLock } from "../state/lock.js";
-import { STEP_IDS, type StateFile, type StepId, type StepRecord } from "../state/schema.js";
+import type { StateFile, StepRecord } from "../state/schema.js";
+import { STEP_IDS, type StepId } from "../state/step-ids.js";
 import { loadState, saveState, stepRecord } from "../state/store.js";
 
 /** One run's hold on the workdir: the loaded state, the lock, and a save that is always atomic. */

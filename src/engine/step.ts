@@ -1,5 +1,6 @@
 import type { AzureServices } from "../azure/services.js";
-import type { StateFile, StepId } from "../state/schema.js";
+import type { StateFile } from "../state/schema.js";
+import type { StepId } from "../state/step-ids.js";
 import type { Ui } from "../ui/ui.js";
 import type { InputKey } from "./inputs.js";
 import type { ResolvedInputs } from "./resolve.js";

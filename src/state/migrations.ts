@@ -1,4 +1,4 @@
-import { CURRENT_SCHEMA_VERSION } from "./schema.js";
+import { CURRENT_SCHEMA_VERSION } from "./version.js";
 
 /**
  * One function per schema version, upgrading a parsed document from version N to N+1, as Terraform does:

@@ -1,9 +1,11 @@
 import { z } from "zod";
 
-export const STEP_IDS = ["vault", "app", "firewall", "cert", "upload", "grant", "pfx", "validate", "migrate"] as const;
-export type StepId = (typeof STEP_IDS)[number];
+import { STEP_IDS } from "./step-ids.js";
 
-export const CURRENT_SCHEMA_VERSION = 1;
+export { STEP_IDS, isStepId, type StepId } from "./step-ids.js";
+
+export { CURRENT_SCHEMA_VERSION } from "./version.js";
+import { CURRENT_SCHEMA_VERSION } from "./version.js";
 
 export const StepStatus = z.enum(["pending", "running", "done", "failed"]);
 export type StepStatus = z.infer<typeof StepStatus>;
@@ -45,23 +47,4 @@ export const StateFile = z
   .strict();
 export type StateFile = z.infer<typeof StateFile>;
 
-export function emptyStepRecord(): StepRecord {
-  return { status: "pending", outputs: {} };
-}
-
-export function newState(now: Date, lineage: string): StateFile {
-  const steps = Object.fromEntries(STEP_IDS.map((id) => [id, emptyStepRecord()])) as Record<StepId, StepRecord>;
-  return {
-    schemaVersion: CURRENT_SCHEMA_VERSION,
-    lineage,
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-    answers: {},
-    steps,
-    operations: {},
-  };
-}
-
-export function isStepId(value: string): value is StepId {
-  return (STEP_IDS as readonly string[]).includes(value);
-}
+export { emptyStepRecord, newState } from "./new-state.js";

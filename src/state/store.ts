@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { AkvError } from "../errors.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import { migrateForward } from "./migrations.js";
-import { CURRENT_SCHEMA_VERSION, STEP_IDS, StateFile, emptyStepRecord, newState, type StepId, type StepRecord } from "./schema.js";
+import type { StateFile, StepRecord } from "./schema.js";
+import { emptyStepRecord, newState } from "./new-state.js";
+import { STEP_IDS, type StepId } from "./step-ids.js";
+import { CURRENT_SCHEMA_VERSION } from "./version.js";
+
+// zod is loaded only when there is a state file to validate or write (it is most of the start-up time).
+const schema = () => import("./schema.js");
 
 export const STATE_FILE_NAME = "state.json";
 export const STATE_BACKUP_NAME = "state.json.backup";
@@ -47,7 +53,7 @@ export async function loadState(workdir: string, now = new Date()): Promise<{ st
     );
   }
   const migrated = version < CURRENT_SCHEMA_VERSION ? migrateForward(record, version) : record;
-  const parsed = StateFile.safeParse(migrated);
+  const parsed = (await schema()).StateFile.safeParse(migrated);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? issue.path.join(".") : "(top level)";
@@ -75,7 +81,7 @@ export async function saveState(workdir: string, state: StateFile, now = new Dat
   if (exists) {
     // Only a file that still parses is worth keeping as "the previous good snapshot".
     const previous = await readFile(path, "utf8").catch(() => undefined);
-    if (previous !== undefined && StateFile.safeParse(safeJson(previous)).success) {
+    if (previous !== undefined && (await schema()).StateFile.safeParse(safeJson(previous)).success) {
       await copyFile(path, join(workdir, STATE_BACKUP_NAME));
     }
   }

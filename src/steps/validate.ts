@@ -134,7 +134,7 @@ export const validateStep: Step = {
 
 async function probeWithPatience(ctx: StepContext, client: VaultSecrets, via: string, waitMs: number): Promise<string> {
   const started = Date.now();
-  let delay = 500;
+  let delay = 250;
   const probe = `akv-crashplan-probe-${randomBytes(6).toString("hex")}`;
   const value = randomBytes(24).toString("base64url");
   return ctx.ui.wait(`Signing in as the service principal (${via}) and writing a probe secret`, async (wait) => {
@@ -143,7 +143,8 @@ async function probeWithPatience(ctx: StepContext, client: VaultSecrets, via: st
         await client.setSecret(probe, value, { "akv-crashplan": "probe" });
         const read = await client.getSecret(probe);
         if (read?.value !== value) throw AkvError.azure(`The probe secret ${probe} read back a different value.`, { code: "ProbeMismatch" });
-        await client.deleteSecret(probe, { purge: true });
+        // Soft delete only: the vault has purge protection, so a purge would be refused anyway.
+        await client.deleteSecret(probe);
         return probe;
       } catch (error) {
         const elapsed = Date.now() - started;
@@ -151,15 +152,18 @@ async function probeWithPatience(ctx: StepContext, client: VaultSecrets, via: st
           await handleFirewall(ctx, error as AkvError);
           continue;
         }
-        const waitable = hasCode(error, "ForbiddenByRbac", "AADSTS700016", "AADSTS7000229");
+        // Just after the grant and the upload, Key Vault and Entra may not know them yet: both settle by themselves.
+        const waitable =
+          hasCode(error, "ForbiddenByRbac", "AADSTS700016", "AADSTS7000229") ||
+          (hasCode(error, "AADSTS700027") && (await certificateIsRegistered(ctx)));
         if (waitable && elapsed < waitMs) {
           wait.update(
             hasCode(error, "ForbiddenByRbac")
               ? "Waiting for the role assignment to reach Key Vault…"
-              : "Waiting for the new service principal to replicate in Entra ID…",
+              : "Waiting for the new service principal and its certificate to replicate in Entra ID…",
           );
           await ctx.sleep(Math.min(delay, waitMs - elapsed));
-          delay = Math.min(delay * 2, 5_000);
+          delay = Math.min(delay * 2, 1_000);
           continue;
         }
         throw await explain(ctx, error, waitMs);
@@ -192,6 +196,16 @@ export async function withTemporaryAccess<T>(ctx: StepContext, own: RuleOwner, f
       }
     }
   }
+}
+
+/** AADSTS700027 for a certificate that is on the app means Entra has not replicated it yet; otherwise it is wrong. */
+async function certificateIsRegistered(ctx: StepContext): Promise<boolean> {
+  const local = str(ctx.outputsOf("cert"), "sha1");
+  const app = await ctx.azure.directory.getApplication(requireOutput(ctx, "app", "appObjectId")).catch(() => undefined);
+  return Boolean(
+    local &&
+      app?.keyCredentials.some((c) => c.customKeyIdentifier && Buffer.from(c.customKeyIdentifier, "base64").toString("hex").toUpperCase() === local),
+  );
 }
 
 async function handleFirewall(ctx: StepContext, error: AkvError, own: RuleOwner = "validate"): Promise<void> {

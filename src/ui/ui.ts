@@ -148,7 +148,13 @@ export class Ui {
     let current = label;
     if (!this.animate) {
       this.line(`… ${label}`);
-      const handle: WaitHandle = { update: (next) => (current = next) };
+      // Without animation each new phase of a wait is one plain line, printed once.
+      const handle: WaitHandle = {
+        update: (next) => {
+          if (next !== current) this.line(`… ${next}`);
+          current = next;
+        },
+      };
       const result = await work(handle);
       this.logSink?.(`done: ${current} (${formatElapsed(Date.now() - started)})`);
       return result;

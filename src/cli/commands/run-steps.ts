@@ -6,7 +6,7 @@ import { resolveInputs, ResolvedInputs } from "../../engine/resolve.js";
 import { runSteps, stepContext, type StepOutcome } from "../../engine/runner.js";
 import { StateSession } from "../../engine/session.js";
 import type { Step } from "../../engine/step.js";
-import { STEP_IDS, isStepId, type StepId } from "../../state/schema.js";
+import { STEP_IDS, isStepId, type StepId } from "../../state/step-ids.js";
 import { assertStateOwnership } from "../../state/store.js";
 import { ALL_STEPS } from "../../steps/index.js";
 import type { AzureServices, SignedInIdentity } from "../../azure/services.js";
@@ -81,8 +81,24 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
     assertStateOwnership(session.state, identity.tenantId, identity.subscriptionId, rt.workdir);
   }
   if (!inputs) {
+    // One screen per step: its explanation, then its questions; answers are saved as they come, so Ctrl-C loses none.
     const helpers = promptHelpers(azure);
-    inputs = await resolveInputs(keysOf(pending), sources, { ui, helpers, acceptDefaults: Boolean(rt.globals.yes) });
+    inputs = new ResolvedInputs(new Map());
+    for (const step of pending) {
+      const keys = step.inputs.filter((key) => !inputs!.has(key));
+      const silent = await resolveInputs(keys, sources, { ui, lenient: true });
+      const asked = keys.filter((key) => !silent.has(key) && INPUTS[key].prompt);
+      if (request.wizard && asked.length > 0) {
+        ui.heading(`Step ${step.number} of 9 · ${step.title}`);
+        ui.line(ui.c.dim(step.explanation));
+      }
+      const resolved = await resolveInputs(keys, sources, { ui, helpers, acceptDefaults: Boolean(rt.globals.yes) });
+      for (const [key, value] of resolved.entries()) inputs.set(key, value.value, value.origin);
+      if (!request.plan && asked.length > 0) {
+        session.state.answers = { ...session.state.answers, ...inputs.rememberable() };
+        await session.save();
+      }
+    }
     await checkInputFiles(rt, request.flags, pending, inputs);
   }
   // Steps already done get their inputs from the sources without asking (their outputs matter, not answers).
@@ -133,7 +149,9 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
     onStepStart: (step) => {
       if (request.wizard || steps.length === 1) {
         ui.heading(`Step ${step.number} of 9 · ${step.title}`);
-        if (session.step(step.id).status !== "done") ui.line(ui.c.dim(step.explanation));
+        // The wizard explained the step with its questions already; a step without questions is explained now.
+        const explained = request.wizard && ui.interactive && step.inputs.some((key) => inputs!.origin(key) === "prompt");
+        if (session.step(step.id).status !== "done" && !explained) ui.line(ui.c.dim(step.explanation));
       }
     },
   });

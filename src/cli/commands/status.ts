@@ -1,5 +1,5 @@
 import { StateSession } from "../../engine/session.js";
-import { STEP_IDS, type StepId } from "../../state/schema.js";
+import { STEP_IDS, type StepId } from "../../state/step-ids.js";
 import { ALL_STEPS } from "../../steps/index.js";
 import { handoffFromState } from "../../steps/handoff.js";
 import { stepContext } from "../../engine/runner.js";

@@ -1,0 +1,1 @@
+export const CURRENT_SCHEMA_VERSION = 1;
