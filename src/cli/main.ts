@@ -42,9 +42,13 @@ export async function main(argv: string[], proc: ProcessLike, overrides: Partial
 
   const onSignal = () => {
     const rt = runtime;
-    rt?.sessionToRelease?.releaseSync();
+    const held = rt?.sessionToRelease;
+    held?.releaseSync();
+    // Only a command that holds the state has something to resume; `sandbox start` just stops.
     io.stderr.write(
-      `\nInterrupted. Everything done so far is saved in ${rt?.workdir ?? "the workdir"}/state.json; run the same command again to resume.\n`,
+      held
+        ? `\nInterrupted. Everything done so far is saved in ${rt!.workdir}/state.json; run the same command again to resume.\n`
+        : "\nStopped.\n",
     );
     process.exit(ExitCode.cancelled);
   };
