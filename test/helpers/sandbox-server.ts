@@ -131,6 +131,12 @@ export class SandboxServer {
     return (res.body as { access_token: string }).access_token;
   }
 
+  /** An ARM call as the operator, for arranging what "someone else" did in the subscription. */
+  async arm(method: string, path: string, body?: unknown): Promise<HttpAnswer> {
+    const token = await this.operatorToken(this.info.armEndpoint);
+    return this.https(method, `${this.info.armEndpoint}${path}`, body, { authorization: `Bearer ${token}` });
+  }
+
   async graph(method: string, path: string, body?: unknown): Promise<HttpAnswer> {
     const token = await this.operatorToken(this.info.graphEndpoint);
     return this.https(method, `${this.info.graphEndpoint}${path}`, body, { authorization: `Bearer ${token}` });
