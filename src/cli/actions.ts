@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { AkvError } from "../errors.js";
 import type { StepId } from "../state/step-ids.js";
 import type { Runtime } from "./runtime.js";
 
@@ -51,16 +50,9 @@ export function attachActions(program: Command, makeRuntime: MakeRuntime, setExi
   single("migrate", "migrate");
   on("doctor", async (rt) => (await import("./commands/doctor.js")).doctorCommand(rt));
   on("teardown", async (rt, flags) => (await import("./commands/teardown.js")).teardownCommand(rt, flags));
+  on("cert rotate", async (rt, flags) => (await import("./commands/rotate.js")).rotateCommand(rt, flags));
   on("cert import", async (rt, flags) => (await import("./commands/cert-import.js")).certImportCommand(rt, flags));
   on("cert show", async (rt) => (await import("./commands/cert-show.js")).certShowCommand(rt));
   on("sandbox start", async (rt, flags) => (await import("./commands/sandbox.js")).sandboxStartCommand(rt, flags));
   on("sandbox crashplan-migrate", async (rt, flags) => (await import("./commands/sandbox.js")).crashplanMigrateCommand(rt, flags));
-  const later = (path: string, issue: string) =>
-    on(path, async () => {
-      throw AkvError.precondition(`\`akv-crashplan ${path}\` is not available in this release yet (${issue}).`, {
-        code: "NotImplemented",
-        hint: "Use `akv-crashplan status` to see the setup; see the README for what each release supports.",
-      });
-    });
-  later("cert rotate", "planned: rotation without downtime");
 }
