@@ -50,11 +50,15 @@ export class ResolvedInputs {
   set(key: InputKey, value: unknown, origin: InputOrigin): void {
     this.values.set(key, { value, origin });
   }
-  /** The answers worth saving so a re-run asks nothing twice. */
+  /**
+   * The answers worth saving so a re-run asks nothing twice. A generated default (the random vault name) is saved
+   * too: a run resumed after a crash must not generate another one and create a second vault.
+   */
   rememberable(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [key, resolved] of this.values) {
-      if (INPUTS[key].remember && resolved.value !== undefined && resolved.origin !== "default") out[key] = resolved.value;
+      const generated = typeof INPUTS[key].default === "function";
+      if (INPUTS[key].remember && resolved.value !== undefined && (resolved.origin !== "default" || generated)) out[key] = resolved.value;
     }
     return out;
   }
