@@ -23,7 +23,7 @@ function temporaryRules(ctx: StepContext, own: RuleOwner = "validate"): string[]
 async function addTemporaryRule(ctx: StepContext, cidr: string, own: RuleOwner): Promise<void> {
   const rg = requireOutput(ctx, "vault", "resourceGroup");
   const name = requireOutput(ctx, "vault", "vaultName");
-  await ctx.saveOutputs({ temporaryRules: [...temporaryRules(ctx, own), cidr] });
+  await ctx.saveOutputs({ temporaryRules: [...new Set([...temporaryRules(ctx, own), cidr])] });
   const vault = await ctx.azure.keyVault.getVault(rg, name);
   if (!vault) throw AkvError.precondition(`The vault ${name} no longer exists.`);
   if (!vault.networkAcls.ipRules.includes(cidr)) {
@@ -115,13 +115,23 @@ export const validateStep: Step = {
     const cert = await loadCert();
     const fromPfx = cert.readPfx(await readFile(pfxPath), password);
     const results: ProbeResult[] = [];
+    // Each probe's name is recorded before it is written: a run killed between writing and deleting it leaves the
+    // name here, and the next run deletes that secret too, so no probe outlives validation in CrashPlan's vault.
+    const leftover = ((ctx.previous.marker?.probes as string[] | undefined) ?? []).filter((name) => name.startsWith(PROBE_PREFIX));
+    const recorded = [...leftover];
+    let client: VaultSecrets | undefined;
     for (const [via, pem] of [
       ["certificate files", combined],
       ["the PFX", `${fromPfx.keyPem.trim()}\n${fromPfx.certPem.trim()}\n`],
     ] as const) {
-      const client = ctx.azure.secrets.asServicePrincipal({ vaultUrl, tenantId, clientId, certificatePem: pem });
-      results.push({ probe: await probeWithPatience(ctx, client, via, waitMs), via });
+      client = ctx.azure.secrets.asServicePrincipal({ vaultUrl, tenantId, clientId, certificatePem: pem });
+      const probe = `${PROBE_PREFIX}${randomBytes(6).toString("hex")}`;
+      recorded.push(probe);
+      await ctx.saveMarker({ probes: recorded });
+      results.push({ probe: await probeWithPatience(ctx, client, via, waitMs, probe), via });
     }
+    for (const name of leftover) await client!.deleteSecret(name);
+    await ctx.saveMarker({ probes: [] });
     let removed: string[] = [];
     if (!ctx.inputs.boolean("keepMyIp")) {
       removed = await removeTemporaryRules(ctx);
@@ -132,10 +142,11 @@ export const validateStep: Step = {
   },
 };
 
-async function probeWithPatience(ctx: StepContext, client: VaultSecrets, via: string, waitMs: number): Promise<string> {
+const PROBE_PREFIX = "akv-crashplan-probe-";
+
+async function probeWithPatience(ctx: StepContext, client: VaultSecrets, via: string, waitMs: number, probe: string): Promise<string> {
   const started = Date.now();
   let delay = 250;
-  const probe = `akv-crashplan-probe-${randomBytes(6).toString("hex")}`;
   const value = randomBytes(24).toString("base64url");
   return ctx.ui.wait(`Signing in as the service principal (${via}) and writing a probe secret`, async (wait) => {
     for (;;) {
@@ -215,6 +226,13 @@ async function handleFirewall(ctx: StepContext, error: AkvError, own: RuleOwner 
   const parsed = parseIpv4Rule(address);
   if ("error" in parsed) throw AkvError.permission(`The vault firewall refused this machine (${address}), and that address cannot be added as a rule.`, { code: "ForbiddenByFirewall" });
   if (rules.includes(parsed.cidr)) {
+    // Recorded, but is it on the vault? A run killed after removing it (or before adding it) left only the record:
+    // put it back, it was approved when it was recorded. Only a rule that is really there and still refused is an error.
+    const vault = await ctx.azure.keyVault.getVault(requireOutput(ctx, "vault", "resourceGroup"), requireOutput(ctx, "vault", "vaultName"));
+    if (vault && !vault.networkAcls.ipRules.includes(parsed.cidr)) {
+      await ctx.ui.wait(`Allowing ${parsed.cidr} temporarily again`, () => addTemporaryRule(ctx, parsed.cidr, own));
+      return;
+    }
     throw AkvError.permission(`The vault firewall still refuses ${address} although a rule for it exists.`, {
       code: "ForbiddenByFirewall",
       hint: "Firewall changes can take a minute; run `akv-crashplan validate` again shortly. If it persists, your traffic may leave through another address.",
