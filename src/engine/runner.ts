@@ -71,6 +71,10 @@ export async function runSteps(options: RunOptions): Promise<StepOutcome[]> {
   const byId = new Map(options.steps.map((step) => [step.id, step]));
   for (const id of options.selected) {
     const step = byId.get(id);
+    if (step?.prepare && session.step(id).status !== "done") step.prepare(stepContext(options, step));
+  }
+  for (const id of options.selected) {
+    const step = byId.get(id);
     if (!step) throw new AkvError(1, `internal: unknown step ${id}`);
     for (const need of step.needs) {
       if (session.step(need).status !== "done" && !options.selected.slice(0, options.selected.indexOf(id)).includes(need)) {

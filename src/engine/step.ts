@@ -55,6 +55,8 @@ export interface Step {
   check(ctx: StepContext): Promise<CheckResult>;
   /** What apply would create or change, in words. */
   plan(ctx: Omit<StepContext, "azure">): string[];
+  /** Optional: start slow local work (key generation) early, so it overlaps the remote waits of earlier steps. */
+  prepare?(ctx: StepContext): void;
   /** Creates or adopts, idempotently; returns what to record. */
   apply(ctx: StepContext): Promise<Outputs>;
 }

@@ -35,9 +35,9 @@ export const appStep: Step = {
 
   async apply(ctx) {
     const identity = await ctx.azure.identity();
-    const app = await findOrCreateApplication(ctx);
+    const { app, createdNow } = await findOrCreateApplication(ctx);
     await ctx.saveOutputs({ appObjectId: app.id, clientId: app.appId, tenantId: identity.tenantId, displayName: app.displayName });
-    const sp = await ensureServicePrincipal(ctx, app);
+    const sp = await ensureServicePrincipal(ctx, app, createdNow);
     ctx.ui.info(`  Application (client) ID ${app.appId} · tenant ID ${identity.tenantId}`);
     return {
       appObjectId: app.id,
@@ -50,7 +50,16 @@ export const appStep: Step = {
   },
 };
 
-async function findOrCreateApplication(ctx: StepContext): Promise<ApplicationInfo> {
+async function findOrCreateApplication(ctx: StepContext): Promise<{ app: ApplicationInfo; createdNow: boolean }> {
+  const found = await findApplication(ctx);
+  if (found) return { app: found, createdNow: false };
+  const tag = setupTag(ctx.state.lineage);
+  const name = ctx.inputs.requireString("appName");
+  return { app: await createApplication(ctx, name, tag), createdNow: true };
+}
+
+/** Ours by record or marker, the one named by --adopt-app-id, or (asked) a same-name one; undefined: create it. */
+async function findApplication(ctx: StepContext): Promise<ApplicationInfo | undefined> {
   const directory = ctx.azure.directory;
   const tag = setupTag(ctx.state.lineage);
   const recorded = ctx.previous.outputs.appObjectId as string | undefined;
@@ -105,9 +114,9 @@ async function findOrCreateApplication(ctx: StepContext): Promise<ApplicationInf
     if (choice.startsWith("adopt:")) return (await directory.getApplicationByAppId(choice.slice(6)))!;
     const newName = await ctx.ui.prompt.input({ message: "Name for the new app registration", default: `${name}-2` });
     ctx.inputs.set("appName", newName, "prompt");
-    return createApplication(ctx, newName, tag);
+    return undefined;
   }
-  return createApplication(ctx, name, tag);
+  return undefined;
 }
 
 async function createApplication(ctx: StepContext, displayName: string, tag: string): Promise<ApplicationInfo> {
@@ -121,9 +130,10 @@ async function createApplication(ctx: StepContext, displayName: string, tag: str
   );
 }
 
-async function ensureServicePrincipal(ctx: StepContext, app: ApplicationInfo): Promise<ServicePrincipalInfo> {
+async function ensureServicePrincipal(ctx: StepContext, app: ApplicationInfo, createdNow: boolean): Promise<ServicePrincipalInfo> {
   const directory = ctx.azure.directory;
-  const existing = await directory.findServicePrincipal(app.appId);
+  // An application created a moment ago by this very run cannot have a service principal yet.
+  const existing = createdNow ? undefined : await directory.findServicePrincipal(app.appId);
   if (existing) return existing;
   // Right after the application is created the directory may not know it yet; retry, never re-create the app.
   return ctx.ui.wait("Creating the service principal", (wait) =>

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { AkvError } from "../errors.js";
 import type { Outputs, Step, StepContext } from "../engine/step.js";
@@ -40,6 +41,16 @@ export async function assertKeyReplaceable(ctx: StepContext, keyPath: string, fo
   }
 }
 
+/** Key generation started by prepare(), keyed by everything that shapes the result. */
+const prefetched = new Map<string, Promise<import("../cert/index.js").KeyAndCertificate>>();
+
+function generationRequest(ctx: StepContext) {
+  const keySize = (ctx.inputs.number("keySize") ?? 4096) as 2048 | 3072 | 4096;
+  const subject = ctx.inputs.string("subject") ?? ctx.inputs.string("appName") ?? "key-vault-crashplan";
+  const days = ctx.inputs.number("days") ?? 365;
+  return { keySize, subject, days, key: `${ctx.workdir}|${keySize}|${subject}|${days}` };
+}
+
 export const certStep: Step = {
   id: "cert",
   number: 4,
@@ -54,6 +65,15 @@ export const certStep: Step = {
   plan(ctx) {
     const paths = localPaths(ctx.workdir);
     return [`RSA-${ctx.inputs.number("keySize") ?? 4096} key and self-signed certificate CN=${ctx.inputs.string("subject") ?? ctx.inputs.string("appName") ?? "key-vault-crashplan"}, valid ${ctx.inputs.number("days") ?? 365} days: ${paths.key} (0600), ${paths.cert}`];
+  },
+
+  prepare(ctx) {
+    // RSA-4096 takes up to a second or two; generate it while the vault and the app are being created.
+    const request = generationRequest(ctx);
+    if (prefetched.has(request.key) || existsSync(localPaths(ctx.workdir).key)) return;
+    const work = loadCert().then((cert) => cert.generateKeyAndCertificate(request));
+    work.catch(() => undefined); // a failure surfaces in apply, which awaits it
+    prefetched.set(request.key, work);
   },
 
   async check(ctx) {
@@ -85,10 +105,10 @@ export const certStep: Step = {
       }
     }
     await assertKeyReplaceable(ctx, paths.key, ctx.flags.force === true);
-    const keySize = (ctx.inputs.number("keySize") ?? 4096) as 2048 | 3072 | 4096;
-    const subject = ctx.inputs.string("subject") ?? ctx.inputs.string("appName") ?? "key-vault-crashplan";
-    const days = ctx.inputs.number("days") ?? 365;
-    const material = await ctx.ui.wait(`Generating an RSA-${keySize} key and certificate`, () => cert.generateKeyAndCertificate({ keySize, subject, days }));
+    const request = generationRequest(ctx);
+    const early = prefetched.get(request.key);
+    prefetched.delete(request.key);
+    const material = await ctx.ui.wait(`Generating an RSA-${request.keySize} key and certificate`, () => early ?? cert.generateKeyAndCertificate(request));
     const info = cert.describeCertificate(material.certPem);
     // The certificate is written first and the key last: a key file on disk always has its certificate beside it.
     await ctx.saveMarker({ sha1: info.sha1Hex });

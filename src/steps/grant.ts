@@ -74,8 +74,12 @@ export const grantStep: Step = {
     // Deterministic name: a re-run (or a run resumed after a crash) PUTs the same assignment, never a second one.
     const name = deterministicGuid(scope, role.roleId, principalId);
     const done = { roleAssignmentName: name, roleId: role.roleId, roleName: role.roleName, scope, principalId };
-    const existing = await ctx.azure.roles.getRoleAssignment(scope, name);
-    if (existing) return { ...done, roleAssignmentId: existing.id };
+    // A first attempt goes straight to the PUT (a duplicate answers RoleAssignmentExists, handled below);
+    // only a resumed attempt looks first.
+    if (ctx.previous.marker?.roleAssignmentName === name) {
+      const existing = await ctx.azure.roles.getRoleAssignment(scope, name);
+      if (existing) return { ...done, roleAssignmentId: existing.id };
+    }
     await ctx.saveMarker({ roleAssignmentName: name });
     try {
       const created = await ctx.ui.wait(`Assigning ${role.roleName} on the vault`, (wait) =>

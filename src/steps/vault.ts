@@ -66,13 +66,16 @@ export const vaultStep: Step = {
     const identity = await ctx.azure.identity();
     const kv = ctx.azure.keyVault;
 
-    const existing = (await kv.getVault(resourceGroup, name)) ?? (await kv.findVault(name));
-    if (existing) return vaultOutputs(await adoptExisting(ctx, existing, lineage), !isOurs(existing, lineage));
+    const inGroup = await kv.getVault(resourceGroup, name);
+    if (inGroup) return vaultOutputs(await adoptExisting(ctx, inGroup, lineage), !isOurs(inGroup, lineage));
 
     // The name is checked before anything else exists, so a taken name leaves nothing behind.
     const availability = await kv.checkNameAvailability(name);
     let recover = false;
     if (!availability.available) {
+      // Taken: perhaps by a vault of ours in another resource group of this subscription (only then is it worth a list).
+      const elsewhere = await kv.findVault(name);
+      if (elsewhere) return vaultOutputs(await adoptExisting(ctx, elsewhere, lineage), !isOurs(elsewhere, lineage));
       const deleted = await kv.findDeletedVault(name);
       if (deleted) {
         const when = `deleted ${deleted.deletionDate?.slice(0, 10) ?? "at an unknown date"}, scheduled for purge ${deleted.scheduledPurgeDate?.slice(0, 10) ?? "at an unknown date"}`;
