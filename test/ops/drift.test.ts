@@ -27,5 +27,7 @@ describe("status drift", () => {
     expect(ws.azure().roleAssignments.some((ra: { name: string }) => ra.name === name)).toBe(true);
     const after = await ws.run(["status", "--json"]);
     expect(json(after).steps.find((s: { id: string }) => s.id === "grant").live.status).toBe("ok");
+    // Days to expiry of the credential as Entra ID holds it, not only of the local file.
+    expect(json(after).credentialDaysLeft).toBeGreaterThan(360);
   });
 });

@@ -90,7 +90,8 @@ describe("teardown", () => {
     expect(ws.azure().vaults).toHaveLength(0);
     expect(ws.state().steps.vault.status).toBe("pending");
 
-    const partial = await ws.run(["setup", "--yes", "--no-purge-protection", "--only", "vault,app,firewall,cert,upload", ...SETUP_INPUTS]);
+    // The first vault is soft-deleted and keeps its name, so the second setup takes another.
+    const partial = await ws.run(["setup", "--yes", "--no-purge-protection", "--vault-name", "kv-crashplan-partial", "--only", "vault,app,firewall,cert,upload", ...SETUP_INPUTS]);
     expect(partial.code, partial.stderr).toBe(0);
     const vaultName = ws.state().steps.vault.outputs.vaultName as string;
     const unconfirmed = await ws.run(["teardown", "--yes", "--purge"]);

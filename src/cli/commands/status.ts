@@ -6,6 +6,7 @@ import { stepContext } from "../../engine/runner.js";
 import { ResolvedInputs } from "../../engine/resolve.js";
 import { AkvError, isAkvError } from "../../errors.js";
 import type { Runtime } from "../runtime.js";
+import type { AzureServices } from "../../azure/services.js";
 
 interface LiveFact {
   step: StepId;
@@ -30,6 +31,7 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
   const session = await StateSession.open(rt.workdir, { command: "status", lock: false });
   const facts: LiveFact[] = [];
   const anyDone = STEP_IDS.some((id) => session.step(id).status === "done");
+  let credential: { endDateTime: string; daysLeft: number } | undefined;
   if (!flags.offline && anyDone) {
     const azure = await rt.azure();
     const options = {
@@ -46,6 +48,7 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
         facts.push({ step: step.id, status: "error", detail: error instanceof Error ? error.message : String(error) });
       }
     }
+    credential = await credentialInAzure(azure, session).catch(() => undefined);
   }
   const certOut = session.step("cert").outputs;
   const daysLeft = typeof certOut.notAfter === "string" ? Math.floor((Date.parse(certOut.notAfter) - Date.now()) / 86_400_000) : undefined;
@@ -66,7 +69,7 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
   });
   const allDone = steps.every((s) => s.status === "done");
   const verified = typeof session.step("migrate").outputs.verifiedAt === "string";
-  const healthy = allDone && facts.every((f) => f.status === "ok") && (daysLeft === undefined || daysLeft > 0) && verified;
+  const healthy = allDone && facts.every((f) => f.status === "ok") && (daysLeft === undefined || daysLeft > 0) && (credential === undefined || credential.daysLeft > 0) && verified;
   if (ui.json) {
     ui.data({
       ok: true,
@@ -76,6 +79,9 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
       subscriptionId: session.state.subscriptionId ?? null,
       steps,
       certificateDaysLeft: daysLeft ?? null,
+      credentialExpires: credential?.endDateTime ?? null,
+      credentialDaysLeft: credential?.daysLeft ?? null,
+      rotation: session.state.operations.rotation ?? null,
       lastValidation: session.step("validate").outputs.validatedAt ?? null,
       handoff: handoffFromState(session.state, rt.workdir) ?? null,
       healthy,
@@ -90,6 +96,9 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
     ]);
     ui.print(ui.table(rows, ["step", "state", "in Azure", "produced"]));
     if (daysLeft !== undefined) ui.print(`Certificate: ${daysLeft} days left (expires ${String(certOut.notAfter).slice(0, 10)})`);
+    if (credential) ui.print(`Credential on the app registration (read from Azure): ${credential.daysLeft} days left (expires ${credential.endDateTime.slice(0, 10)})`);
+    const rotation = session.state.operations.rotation as { phase?: string } | undefined;
+    if (rotation) ui.print(`Certificate rotation in progress (last phase: ${rotation.phase ?? "started"}); continue with \`akv-crashplan cert rotate\` or \`cert rotate --finish\`.`);
     if (!session.existed) ui.print(`No setup in ${rt.workdir} yet. Start with: akv-crashplan setup`);
   }
   if (flags.check && !healthy) {
@@ -97,6 +106,17 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
     return 3;
   }
   return 0;
+}
+
+/** Our credential's end date as Entra ID holds it (the certificate file could differ from what the app accepts). */
+async function credentialInAzure(azure: AzureServices, session: StateSession): Promise<{ endDateTime: string; daysLeft: number } | undefined> {
+  const objectId = session.step("app").outputs.appObjectId;
+  const thumbprint = session.step("upload").outputs.thumbprint;
+  if (session.step("upload").status !== "done" || typeof objectId !== "string" || typeof thumbprint !== "string") return undefined;
+  const app = await azure.directory.getApplication(objectId);
+  const ours = app?.keyCredentials.find((c) => c.customKeyIdentifier && Buffer.from(c.customKeyIdentifier, "base64").toString("hex").toUpperCase() === thumbprint.toUpperCase());
+  if (!ours?.endDateTime) return undefined;
+  return { endDateTime: ours.endDateTime, daysLeft: Math.floor((Date.parse(ours.endDateTime) - Date.now()) / 86_400_000) };
 }
 
 export { AkvError };
