@@ -1,20 +1,11 @@
 /** Directory (Graph) and SecretsAccess (Key Vault data plane as the service principal) against the sandbox. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AkvError, ExitCode } from "../../src/errors.js";
+import { ExitCode } from "../../src/errors.js";
 import type { ApplicationInfo, KeyCredentialInfo, ServicePrincipalInfo, VaultInfo } from "../../src/azure/services.js";
-import { type AzureTestBed, makeCertificate, startAzureTestBed, type TestCertificate } from "./helpers/sandbox.js";
+import { type AzureTestBed, makeCertificate, startAzureTestBed, type TestCertificate, rejection } from "./helpers/sandbox.js";
 
 const SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
 const CLIENT_IP = "198.51.100.23";
-
-async function rejection(promise: Promise<unknown>): Promise<AkvError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AkvError);
-  return error as AkvError;
-}
 
 function ours(cert: TestCertificate): KeyCredentialInfo {
   return {

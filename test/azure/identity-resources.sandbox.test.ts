@@ -1,19 +1,10 @@
 /** identity(), credentials and ResourceManagement against the in-process sandbox, real SDKs over HTTPS. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NetworkManagementClient } from "@azure/arm-network";
-import { AkvError, ExitCode } from "../../src/errors.js";
+import { ExitCode } from "../../src/errors.js";
 import { createOperatorCredential } from "../../src/azure/credential.js";
 import { createAzureServices, resolveSubscription } from "../../src/azure/index.js";
-import { type AzureTestBed, operatorEnv, startAzureTestBed } from "./helpers/sandbox.js";
-
-async function rejection(promise: Promise<unknown>): Promise<AkvError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AkvError);
-  return error as AkvError;
-}
+import { type AzureTestBed, operatorEnv, startAzureTestBed, rejection } from "./helpers/sandbox.js";
 
 describe("identity and resources against the sandbox", () => {
   let t: AzureTestBed;

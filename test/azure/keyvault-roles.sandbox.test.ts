@@ -1,20 +1,11 @@
 /** KeyVaultManagement and RoleManagement against the in-process sandbox, real SDKs over HTTPS. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AkvError, ExitCode } from "../../src/errors.js";
+import { ExitCode } from "../../src/errors.js";
 import type { NetworkRules } from "../../src/azure/services.js";
-import { type AzureTestBed, startAzureTestBed } from "./helpers/sandbox.js";
+import { type AzureTestBed, startAzureTestBed, rejection } from "./helpers/sandbox.js";
 
 const SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
 const ACLS: NetworkRules = { defaultAction: "Deny", bypass: "AzureServices", ipRules: ["203.0.113.0/24", "198.51.100.7"], virtualNetworkRules: [] };
-
-async function rejection(promise: Promise<unknown>): Promise<AkvError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AkvError);
-  return error as AkvError;
-}
 
 describe("Key Vault management against the sandbox", () => {
   let t: AzureTestBed;

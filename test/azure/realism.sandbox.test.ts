@@ -1,19 +1,10 @@
 /** The adapters under the sandbox's realism knobs: throttling, outages, replication and RBAC propagation delays. */
 import { afterEach, describe, expect, it } from "vitest";
-import { AkvError, ExitCode } from "../../src/errors.js";
+import { ExitCode } from "../../src/errors.js";
 import type { SandboxConfig } from "../../src/sandbox/index.js";
-import { type AzureTestBed, makeCertificate, startAzureTestBed } from "./helpers/sandbox.js";
+import { type AzureTestBed, makeCertificate, startAzureTestBed, rejection } from "./helpers/sandbox.js";
 
 const SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
-
-async function rejection(promise: Promise<unknown>): Promise<AkvError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AkvError);
-  return error as AkvError;
-}
 
 describe("adapters under realism knobs", () => {
   let t: AzureTestBed | undefined;

@@ -2,6 +2,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AkvError } from "../../../src/errors.js";
 import forge from "node-forge";
 import { cloudFromSandbox } from "../../../src/azure/cloud.js";
 import { createOperatorCredential } from "../../../src/azure/credential.js";
@@ -76,4 +77,14 @@ export function makeCertificate(cn: string): TestCertificate {
     notBefore: cert.validity.notBefore,
     notAfter: cert.validity.notAfter,
   };
+}
+
+/** The AkvError a promise rejects with (fails the test when it resolves or rejects with something else). */
+export async function rejection(promise: Promise<unknown>): Promise<AkvError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof AkvError)) throw new Error(`expected an AkvError, got ${String(error)}`);
+  return error as AkvError;
 }
