@@ -1,4 +1,5 @@
-import { open, readFile, unlink, mkdir, rename } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { link, open, readFile, readdir, unlink, mkdir, rename } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { AkvError } from "../errors.js";
@@ -37,14 +38,9 @@ export async function acquireStateLock(workdir: string, command: string): Promis
   const path = join(workdir, LOCK_FILE_NAME);
   const me: LockOwner = { pid: process.pid, hostname: hostname(), command, since: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(path, "wx", 0o600);
-      await handle.writeFile(JSON.stringify(me) + "\n");
-      await handle.sync();
-      await handle.close();
+    if (await createLockFile(path, me)) {
+      await removeLeftovers(workdir);
       return makeLock(path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
     const owner = await readOwner(path);
     if (owner && owner.hostname === me.hostname && !processIsAlive(owner.pid)) {
@@ -80,6 +76,60 @@ export async function acquireStateLock(workdir: string, command: string): Promis
     );
   }
   throw AkvError.state(`Could not take the lock ${path} after several attempts.`, { code: "StateLocked", hint: "Run the command again." });
+}
+
+/**
+ * Creates the lock file whole, or not at all: the owner is written to a temp file first and hard-linked into place
+ * (link fails with EEXIST like an exclusive create). Creating the lock and then writing it left an empty lock when
+ * the process was killed in between, and an empty lock names no holder, so it was never recognised as stale.
+ * A file system without hard links gets the exclusive create. Returns false when the lock exists.
+ */
+async function createLockFile(path: string, me: LockOwner): Promise<boolean> {
+  const content = JSON.stringify(me) + "\n";
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    const handle = await open(temp, "wx", 0o600);
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await link(temp, path);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return false;
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw error;
+    }
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+  try {
+    const handle = await open(path, "wx", 0o600);
+    await handle.writeFile(content);
+    await handle.sync();
+    await handle.close();
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+}
+
+/**
+ * Holding the lock, nobody else writes in the workdir: a hidden temp file of an atomic write (.state.json.…tmp, or
+ * .service-principal.key.…tmp with a private key in it) is what a killed run left behind, and a lock temp file of a
+ * dead process what a killed acquire left. Both are removed (best effort).
+ */
+async function removeLeftovers(workdir: string): Promise<void> {
+  const names = await readdir(workdir).catch(() => [] as string[]);
+  for (const name of names) {
+    const lockTemp = /^state\.lock\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
+    const writeTemp = /^\..+\.[0-9a-f]{8,12}\.tmp$/.test(name);
+    if (writeTemp || (lockTemp && !processIsAlive(Number(lockTemp[1])))) await unlink(join(workdir, name)).catch(() => undefined);
+  }
 }
 
 async function readOwner(path: string): Promise<LockOwner | undefined> {

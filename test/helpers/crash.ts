@@ -126,6 +126,8 @@ export function invariantViolations(workdir: string): string[] {
     if (notDone.length > 0) problems.push(`steps not done: ${notDone.join(", ")}`);
   }
   if (existsSync(join(workdir, "state.lock"))) problems.push("state.lock left behind by a finished run");
+  const temps = leftoverTempFiles(workdir);
+  if (temps.length > 0) problems.push(`temp files left in the workdir: ${temps.join(", ")}`);
 
   const vaults = sb.vaults as any[];
   if (vaults.length !== 1) problems.push(`${vaults.length} vaults: ${vaults.map((v) => v.name).join(", ")}`);
