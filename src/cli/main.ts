@@ -58,7 +58,7 @@ export async function main(argv: string[], proc: ProcessLike, overrides: Partial
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (error) {
-    exitCode = report(error, runtime, io);
+    exitCode = report(error, runtime, io, argv.includes("--json"));
   } finally {
     await runtime?.sessionToRelease?.release();
     await runtime?.close();
@@ -66,10 +66,13 @@ export async function main(argv: string[], proc: ProcessLike, overrides: Partial
   return exitCode;
 }
 
-function report(error: unknown, runtime: Runtime | undefined, io: Io): number {
+function report(error: unknown, runtime: Runtime | undefined, io: Io, jsonRequested: boolean): number {
   if (error instanceof CommanderError) {
     if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return ExitCode.ok;
-    // commander already printed its message; usage errors are exit 2, not commander's 1.
+    // commander already printed its message on stderr; usage errors are exit 2, not commander's 1, and --json still gets its document.
+    if (jsonRequested) {
+      io.stdout.write(JSON.stringify({ ok: false, error: { message: error.message.replace(/^error: /, ""), code: error.code, exitCode: ExitCode.usage, hint: "See --help." } }, null, 2) + "\n");
+    }
     return ExitCode.usage;
   }
   const ui = runtime?.ui;

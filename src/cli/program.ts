@@ -146,6 +146,7 @@ export function buildProgram(): CommandTree {
       .option("--password-file <file>", "read the password from a file instead of generating one")
       .option("--password-stdin", "read the password from standard input")
       .option("--password-out <file>", "write a generated password to this file (0600) for your password manager")
+      .option("--force", "export again (a new PFX and password) although it was exported before")
       .addHelpText(
         "after",
         "\nCipher: 3des (default) is PBE-SHA1-3DES with a SHA-1 MAC, readable by every Java release CrashPlan may run,\n" +

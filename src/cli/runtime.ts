@@ -5,6 +5,7 @@ import type { Readable, Writable } from "node:stream";
 import type { AzureServices, CloudProfile } from "../azure/services.js";
 import { AkvError } from "../errors.js";
 import type { ConfigFile } from "../engine/config-file.js";
+import { StateSession } from "../engine/session.js";
 import type { InputSources } from "../engine/resolve.js";
 import { Ui } from "../ui/ui.js";
 import type { Prompter } from "../ui/prompter.js";
@@ -82,6 +83,26 @@ export class Runtime {
   async loadConfig(): Promise<void> {
     const path = this.globals.config ?? this.io.env.AKV_CRASHPLAN_CONFIG;
     if (path) this.config = await (await import("../engine/config-file.js")).loadConfigFile(resolve(this.io.cwd, path));
+  }
+
+  /**
+   * Opens the workdir's state. A workdir remembers whether it was made against the sandbox, so later commands
+   * (`migrate --verify`, `status`) talk to the same "Azure" without --sandbox, and never mix the two.
+   */
+  async openState(options: { command: string; lock: boolean }): Promise<StateSession> {
+    const session = await StateSession.open(this.workdir, options);
+    const cloud = session.state.cloud;
+    if (cloud === "sandbox" && !this.useSandbox) {
+      this.globals.sandbox = true;
+      this.ui.line(this.ui.c.dim(`This workdir was set up against the built-in sandbox; using it (${this.workdir}).`));
+    } else if (cloud && cloud !== "sandbox" && this.useSandbox) {
+      await session.release();
+      throw AkvError.state(`The state in ${this.workdir} was made against Azure (${cloud}), not the sandbox.`, {
+        code: "StateOtherCloud",
+        hint: "Drop --sandbox, or use another --workdir for a rehearsal.",
+      });
+    }
+    return session;
   }
 
   /** Commands that change things keep a debug log (redacted) in the workdir. */

@@ -209,12 +209,17 @@ export const INPUTS: Record<InputKey, InputSpec> = {
   },
   wait: {
     key: "wait", flag: "wait", env: env("WAIT"), kind: "string",
-    description: "How long to wait for role propagation during validation (default 10m)", neededBy: ["validate"], required: false, default: "10m",
+    description: "How long to wait for role propagation during validation", neededBy: ["validate"], required: false, default: "10m",
     validate: (v) => (parseDurationMs(v) === undefined ? DURATION_RULE : undefined), remember: false,
   },
   crashplanCloud: {
     key: "crashplanCloud", flag: "crashplan-cloud", env: env("CRASHPLAN_CLOUD"), kind: "string",
     description: `CrashPlan console: ${Object.keys(CRASHPLAN_CLOUDS).join(", ")} or a https URL`, neededBy: ["migrate"], required: false, default: "us",
+    prompt: {
+      kind: "select",
+      message: "Which CrashPlan console do you use?",
+      choices: async () => Object.entries(CRASHPLAN_CLOUDS).map(([value, url]) => ({ value, name: `${value.toUpperCase()} (${url})` })),
+    },
     validate: (v) => (v in CRASHPLAN_CLOUDS || /^https:\/\/[^\s/]+/.test(v) ? undefined : `one of ${Object.keys(CRASHPLAN_CLOUDS).join(", ")} or a https:// URL`),
     remember: true,
   },

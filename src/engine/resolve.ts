@@ -54,9 +54,10 @@ export class ResolvedInputs {
    * The answers worth saving so a re-run asks nothing twice. A generated default (the random vault name) is saved
    * too: a run resumed after a crash must not generate another one and create a second vault.
    */
-  rememberable(): Record<string, unknown> {
+  rememberable(onlyKeys?: readonly InputKey[]): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [key, resolved] of this.values) {
+      if (onlyKeys && !onlyKeys.includes(key)) continue;
       const generated = typeof INPUTS[key].default === "function";
       if (INPUTS[key].remember && resolved.value !== undefined && (resolved.origin !== "default" || generated)) out[key] = resolved.value;
     }

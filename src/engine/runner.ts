@@ -19,6 +19,8 @@ export interface RunOptions {
   now?: () => Date;
   flags: Record<string, unknown>;
   secrets: Map<string, string>;
+  /** Steps to run again although they are done (e.g. `pfx export --force`). */
+  redo?: readonly StepId[];
   /** Called before each step's screen (the wizard prints its explanation). */
   onStepStart?: (step: Step) => void;
 }
@@ -88,15 +90,19 @@ export async function runSteps(options: RunOptions): Promise<StepOutcome[]> {
     const record = session.step(id);
     const ctx = stepContext(options, step);
     let repairing = false;
-    if (record.status === "done") {
+    if (record.status === "done" && !options.redo?.includes(id)) {
       const check = await step.check(ctx);
       if (check.status === "done") {
         ui.success(`${step.number}. ${step.title}: already done${check.detail ? ` (${check.detail})` : ""}`);
         outcomes.push({ id, title: step.title, result: "already done", outputs: { ...record.outputs }, ...(check.detail ? { detail: check.detail } : {}) });
         continue;
       }
-      ui.warn(`${step.number}. ${step.title}: ${check.detail ?? "no longer matches Azure"}; repairing.`);
-      repairing = true;
+      if (check.status === "rerun") {
+        ui.info(`${step.number}. ${step.title}: ${check.detail ?? "running again"}`);
+      } else {
+        ui.warn(`${step.number}. ${step.title}: ${check.detail ?? "no longer matches Azure"}; repairing.`);
+        repairing = true;
+      }
     }
     record.status = "running";
     record.startedAt = now().toISOString();

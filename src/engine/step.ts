@@ -8,8 +8,11 @@ import type { ResolvedInputs } from "./resolve.js";
 export type Outputs = Record<string, unknown>;
 
 export interface CheckResult {
-  /** "done": what the step produces exists and is right; "missing": nothing yet; "drift": exists but differs. */
-  status: "done" | "missing" | "drift";
+  /**
+   * "done": what the step produces exists and is right; "missing": nothing yet; "drift": exists but differs;
+   * "rerun": fine, but this command asks the step to act again (e.g. `migrate --verify`).
+   */
+  status: "done" | "missing" | "drift" | "rerun";
   /** Plain words for status and resume screens, e.g. "role assignment missing in Azure". */
   detail?: string;
 }

@@ -3,7 +3,7 @@
  * process (or one resumed after a SIGKILL) sees exactly what the previous one applied.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "./persist.js";
 import { findRole, permits, roleGuids } from "./roles.js";
@@ -129,7 +129,9 @@ export class Store {
 
   constructor(dataDir: string) {
     this.dataDir = dataDir;
-    mkdirSync(dataDir, { recursive: true });
+    // Its secrets and keystore entries are test data, but still not for other users of the machine.
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(dataDir, 0o700);
     this.file = join(dataDir, "sandbox-state.json");
     if (existsSync(this.file)) {
       const parsed = JSON.parse(readFileSync(this.file, "utf8")) as SandboxState;
@@ -143,7 +145,7 @@ export class Store {
 
   /** Persists the whole document. Call after every change, before answering. */
   save(): void {
-    writeFileAtomic(this.file, JSON.stringify(this.state, null, 2));
+    writeFileAtomic(this.file, JSON.stringify(this.state, null, 2), 0o600);
     this.dirty = true;
   }
 

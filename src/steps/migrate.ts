@@ -39,7 +39,8 @@ export const migrateStep: Step = {
   },
 
   async check(ctx) {
-    if (ctx.flags.verify === true || ctx.flags.confirmBackupRestore === true) return { status: "drift", detail: "verification requested" };
+    if (ctx.flags.verify === true) return { status: "rerun", detail: "checking CrashPlan's keystore entries in the vault" };
+    if (ctx.flags.confirmBackupRestore === true) return { status: "rerun", detail: "recording the test backup and restore" };
     return { status: "done", detail: ctx.previous.outputs.verifiedAt ? `${String(ctx.previous.outputs.keystoreEntries)} keystore entries` : "waiting for CrashPlan's Migrate keystore" };
   },
 
@@ -71,8 +72,11 @@ export const migrateStep: Step = {
       confirmed = await ctx.ui.prompt.confirm({ message: "Did a test backup and a test restore succeed with the new keystore?", default: false });
     }
     if (confirmed) outputs.backupRestoreConfirmedAt = ctx.now().toISOString();
+    const box = (done: unknown) => (done ? "[x]" : "[ ]");
     ctx.ui.line("");
-    ctx.ui.line("  Complete when: CrashPlan uses the vault " + (outputs.verifiedAt ? "✔" : "…") + " · keys migrated and readable " + (outputs.verifiedAt ? "✔" : "…") + " · test backup and restore confirmed " + (outputs.backupRestoreConfirmedAt ? "✔" : "…"));
+    ctx.ui.line("  The procedure is complete when:");
+    ctx.ui.line(`    ${box(outputs.verifiedAt)} CrashPlan uses the vault and its keys are migrated and readable${outputs.verifiedAt ? "" : "  (check: akv-crashplan migrate --verify)"}`);
+    ctx.ui.line(`    ${box(outputs.backupRestoreConfirmedAt)} a test backup and a test restore succeeded${outputs.backupRestoreConfirmedAt ? "" : "  (then: akv-crashplan migrate --confirm-backup-restore)"}`);
     return outputs;
   },
 };

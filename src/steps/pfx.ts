@@ -7,6 +7,19 @@ import { requireOutput } from "./shared.js";
 
 const loadCert = () => import("../cert/index.js");
 
+export const MIN_CHOSEN_PASSWORD_LENGTH = 12;
+
+/** The PFX carries the key to CrashPlan's keystore: a chosen password must be long, not just non-empty. */
+function assertStrongEnough(password: string, cert: Awaited<ReturnType<typeof loadCert>>): void {
+  cert.assertUsablePfxPassword(password);
+  if (password.length < MIN_CHOSEN_PASSWORD_LENGTH) {
+    throw AkvError.usage(`The PFX password has ${password.length} characters; it needs at least ${MIN_CHOSEN_PASSWORD_LENGTH}.`, {
+      code: "PfxPasswordTooShort",
+      hint: "Use a longer passphrase, or let akv-crashplan generate one (the default).",
+    });
+  }
+}
+
 /** --password-file, --password-stdin, a masked prompt typed twice, or (default) generated. */
 async function choosePassword(ctx: StepContext): Promise<{ password: string; generated: boolean }> {
   const cert = await loadCert();
@@ -18,7 +31,7 @@ async function choosePassword(ctx: StepContext): Promise<{ password: string; gen
   });
   if (given !== undefined) {
     ctx.ui.redactor.register(given);
-    cert.assertUsablePfxPassword(given);
+    assertStrongEnough(given, cert);
     return { password: given, generated: false };
   }
   if (ctx.ui.interactive && !ctx.yes) {
@@ -33,7 +46,7 @@ async function choosePassword(ctx: StepContext): Promise<{ password: string; gen
     if (choice === "type") {
       const validate = (value: string) => {
         try {
-          cert.assertUsablePfxPassword(value);
+          assertStrongEnough(value, cert);
           return true as const;
         } catch (error) {
           return (error as Error).message;
@@ -64,7 +77,7 @@ export const pfxStep: Step = {
 
   plan(ctx) {
     const out = ctx.inputs.string("pfxOut") ?? localPaths(ctx.workdir).pfx;
-    return [`${out} (0600), ${ctx.inputs.string("pfxCipher") ?? "3des"}, with a password that is never stored by akv-crashplan`];
+    return [`${out} (0600), ${ctx.inputs.string("pfxCipher") ?? "3des"}; its password is never in the state or logs (a generated one is shown once, or written to a 0600 file when there is no terminal)`];
   },
 
   async check(ctx) {

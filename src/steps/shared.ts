@@ -38,9 +38,9 @@ export function deterministicGuid(...parts: string[]): string {
 }
 
 /** Asks, or takes --yes, or fails naming the flag that approves it. */
-export async function confirm(ctx: StepContext, message: string, approvingFlag = "--yes"): Promise<boolean> {
+export async function confirm(ctx: StepContext, message: string, approvingFlag = "--yes", defaultAnswer = false): Promise<boolean> {
   if (ctx.yes) return true;
-  if (ctx.ui.interactive) return ctx.ui.prompt.confirm({ message, default: false });
+  if (ctx.ui.interactive) return ctx.ui.prompt.confirm({ message, default: defaultAnswer });
   throw AkvError.usage(`${message} — this needs a confirmation, and prompting is off.`, { code: "ConfirmationNeeded", hint: `Pass ${approvingFlag} to approve.` });
 }
 

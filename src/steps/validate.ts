@@ -96,7 +96,10 @@ export const validateStep: Step = {
   remote: true,
 
   plan() {
-    return ["Sign in as the service principal (certificate and PFX), write/read/delete a probe secret, then remove this machine's temporary firewall rule"];
+    return [
+      "Sign in as the service principal (certificate and PFX), write, read and delete a probe secret",
+      "If the firewall refuses this machine, allow its address temporarily (asked, or --yes) and remove it afterwards",
+    ];
   },
 
   async check(ctx) {
@@ -240,7 +243,7 @@ async function handleFirewall(ctx: StepContext, error: AkvError, own: RuleOwner 
   }
   const approved =
     ctx.inputs.string("allowMyIp") === address ||
-    (await confirm(ctx, `The vault firewall refused this machine, seen by Azure as ${address}. Allow ${parsed.cidr} temporarily (removed again afterwards)`, "--yes or --allow-my-ip " + address));
+    (await confirm(ctx, `The vault firewall refused this machine, seen by Azure as ${address}. Allow ${parsed.cidr} temporarily (removed again afterwards)`, "--yes or --allow-my-ip " + address, true));
   if (!approved) {
     throw AkvError.permission(`The vault firewall refuses this machine (${address}).`, { code: "ForbiddenByFirewall", hint: `Run again with --allow-my-ip ${address}.` });
   }

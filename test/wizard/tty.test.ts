@@ -51,6 +51,9 @@ describe.skipIf(!hasTmux)("the wizard in a real terminal", () => {
       await term.waitFor(/PFX encryption/);
       await snap("step 7: PFX cipher");
       await term.send("Enter");
+      await term.waitFor(/Which CrashPlan console do you use\?/);
+      await snap("step 9: CrashPlan console");
+      await term.send("Enter");
       await term.waitFor(/Go ahead with this plan\?/);
       await snap("plan");
       await term.send("Enter");
@@ -79,7 +82,7 @@ describe.skipIf(!hasTmux)("the wizard in a real terminal", () => {
   it("saves the state on Ctrl-C during a wait (exit 130) and resumes without asking again", async () => {
     const workdir = await mkdtemp(join(tmpdir(), "akv-tty-"));
     await writeFile(join(workdir, "knobs.json"), JSON.stringify({ rbacPropagationDelayMs: 6000 }));
-    const args = "setup --sandbox --sandbox-config knobs.json --key-size 2048 --resource-group rg-tty --location eastus --vault-name kv-tty-resume-01 --crashplan-ip 203.0.113.0/24 --crashplan-ips-source test --allow-my-ip 198.51.100.23 --pfx-cipher 3des --app-name key-vault-crashplan";
+    const args = "setup --sandbox --sandbox-config knobs.json --key-size 2048 --resource-group rg-tty --location eastus --vault-name kv-tty-resume-01 --crashplan-ip 203.0.113.0/24 --crashplan-ips-source test --allow-my-ip 198.51.100.23 --pfx-cipher 3des --app-name key-vault-crashplan --crashplan-cloud us";
     const first = await TerminalSession.start(cli(args), { cwd: workdir, env });
     let password: string;
     try {

@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
 import { AkvError, isAkvError } from "../../errors.js";
-import { StateSession } from "../../engine/session.js";
 import { stepContext } from "../../engine/runner.js";
 import { ResolvedInputs } from "../../engine/resolve.js";
 import { ALL_STEPS } from "../../steps/index.js";
@@ -18,7 +17,7 @@ export async function certImportCommand(rt: Runtime, flags: Record<string, unkno
   if (!certPath && !keyPath && !pfxPath) {
     throw AkvError.usage("cert import needs --cert and --key (or one PEM holding both as --cert), or --pfx.", { code: "MissingInputs" });
   }
-  const session = await StateSession.open(rt.workdir, { command: "cert import", lock: true });
+  const session = await rt.openState({ command: "cert import", lock: true });
   rt.sessionToRelease = session;
   rt.enableLog();
   let passphrase = await readSecretFrom({

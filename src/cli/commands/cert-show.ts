@@ -1,12 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { AkvError } from "../../errors.js";
-import { StateSession } from "../../engine/session.js";
 import { localPaths } from "../../steps/local-files.js";
 import type { Runtime } from "../runtime.js";
 
 export async function certShowCommand(rt: Runtime): Promise<number> {
   const { ui } = rt;
-  const session = await StateSession.open(rt.workdir, { command: "cert show", lock: false });
+  const session = await rt.openState({ command: "cert show", lock: false });
   const certPath = (session.step("cert").outputs.certPath as string | undefined) ?? localPaths(rt.workdir).cert;
   const pem = await readFile(certPath, "utf8").catch(() => {
     throw AkvError.precondition(`There is no certificate at ${certPath}.`, { code: "CertificateMissing", hint: "Run `akv-crashplan cert generate` or `cert import` first." });

@@ -55,7 +55,7 @@ export async function doctorCommand(rt: Runtime, nodeVersion: string = process.v
   // The state is read once; a broken file is reported, never reset.
   let session: StateSession | undefined;
   try {
-    session = await StateSession.open(rt.workdir, { command: "doctor", lock: false });
+    session = await rt.openState({ command: "doctor", lock: false });
     add(item("state", "State file", "ok", session.existed ? `${statePath(rt.workdir)} (setup ${session.state.lineage})` : `none yet in ${rt.workdir} (a new setup)`));
   } catch (error) {
     const { message, hint } = messageOf(error);

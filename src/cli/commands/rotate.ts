@@ -1,4 +1,3 @@
-import { StateSession } from "../../engine/session.js";
 import { stepContext } from "../../engine/runner.js";
 import { resolveInputs } from "../../engine/resolve.js";
 import { STEP_IDS } from "../../state/schema.js";
@@ -16,7 +15,7 @@ function sleep(ms: number): Promise<void> {
 export async function rotateCommand(rt: Runtime, flags: Record<string, unknown>): Promise<number> {
   const { ui } = rt;
   await rt.loadConfig();
-  const session = await StateSession.open(rt.workdir, { command: "cert rotate", lock: true });
+  const session = await rt.openState({ command: "cert rotate", lock: true });
   rt.sessionToRelease = session;
   rt.enableLog();
   rt.log(`command: cert rotate${flags.finish ? " --finish" : ""}`);

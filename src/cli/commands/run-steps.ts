@@ -11,7 +11,8 @@ import { assertStateOwnership } from "../../state/store.js";
 import { ALL_STEPS } from "../../steps/index.js";
 import type { AzureServices, SignedInIdentity } from "../../azure/services.js";
 import type { Runtime } from "../runtime.js";
-import { handoffFromState, renderHandoff } from "../../steps/handoff.js";
+import { handoffFromState, handoffMarkdown, renderHandoff } from "../../steps/handoff.js";
+import { writeFileAtomic } from "../../state/atomic-file.js";
 import { readAddressFile } from "../../steps/firewall.js";
 
 export interface RunStepsRequest {
@@ -52,12 +53,14 @@ function sleep(ms: number): Promise<void> {
 export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Promise<number> {
   const { ui } = rt;
   await rt.loadConfig();
-  const session = await StateSession.open(rt.workdir, { command: request.command, lock: !request.plan });
+  const session = await rt.openState({ command: request.command, lock: !request.plan });
   rt.sessionToRelease = session;
   if (!request.plan) rt.enableLog();
   rt.log(`command: ${request.command}`);
   const steps = stepsFor(request.ids);
-  const pending = steps.filter((step) => session.step(step.id).status !== "done");
+  // A single-step command with --force redoes its step even when it is done.
+  const redo = request.ids.length === 1 && request.flags.force === true ? [...request.ids] : [];
+  const pending = steps.filter((step) => session.step(step.id).status !== "done" || redo.includes(step.id));
   const needsAzure = steps.some((step) => step.remote);
 
   if (request.wizard) printIntro(rt, session, steps);
@@ -95,7 +98,7 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
       const resolved = await resolveInputs(keys, sources, { ui, helpers, acceptDefaults: Boolean(rt.globals.yes) });
       for (const [key, value] of resolved.entries()) inputs.set(key, value.value, value.origin);
       if (!request.plan && asked.length > 0) {
-        session.state.answers = { ...session.state.answers, ...inputs.rememberable() };
+        session.state.answers = { ...session.state.answers, ...inputs.rememberable(keysOf(pending)) };
         await session.save();
       }
     }
@@ -103,7 +106,20 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
   }
   // Steps already done get their inputs from the sources without asking (their outputs matter, not answers).
   const lenient = await resolveInputs(keysOf(steps), sources, { ui, lenient: true });
-  for (const [key, value] of lenient.entries()) if (!inputs.has(key)) inputs.set(key, value.value, value.origin);
+  const pendingKeys = keysOf(pending);
+  for (const [key, value] of lenient.entries()) {
+    if (inputs.has(key)) continue;
+    inputs.set(key, value.value, value.origin);
+    // A flag for a step that is already done changes nothing; say so rather than keep it for later.
+    const saved = session.state.answers[key];
+    if (!pendingKeys.includes(key) && (value.origin === "flag" || value.origin === "environment" || value.origin === "config") && saved !== undefined && JSON.stringify(saved) !== JSON.stringify(value.value)) {
+      const owner = steps.find((step) => step.inputs.includes(key));
+      ui.warn(
+        `--${INPUTS[key].flag} ${JSON.stringify(value.value)} is ignored: step ${owner?.number ?? "?"} (${owner?.title ?? key}) is done with ${JSON.stringify(saved)}. ` +
+          (owner?.id === "pfx" || owner?.id === "cert" ? `Run \`akv-crashplan ${owner.id === "pfx" ? "pfx export" : "cert generate"} --force\` to redo it.` : "Use another --workdir for a separate setup."),
+      );
+    }
+  }
 
   const lazyAzure = azure ?? lazyServices(rt);
   const secrets = new Map<string, string>();
@@ -118,6 +134,7 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
     sleep,
     flags: request.flags,
     secrets,
+    redo,
   };
 
   const plan = pending.map((step) => ({ step: step.id, title: step.title, changes: step.plan(stepContext(runOptions, step)) }));
@@ -140,8 +157,9 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
   if (identity) {
     session.state.tenantId ??= identity.tenantId;
     session.state.subscriptionId ??= identity.subscriptionId;
+    session.state.cloud ??= rt.useSandbox ? "sandbox" : lazyAzure.cloud.name;
   }
-  session.state.answers = { ...session.state.answers, ...inputs.rememberable() };
+  session.state.answers = { ...session.state.answers, ...inputs.rememberable(keysOf(pending)) };
   await session.save();
 
   const outcomes: StepOutcome[] = await runSteps({
@@ -155,6 +173,7 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
       }
     },
   });
+  await refreshHandoffFile(rt, session);
   printSummary(rt, session, outcomes, request);
   return 0;
 }
@@ -173,6 +192,14 @@ async function checkInputFiles(rt: Runtime, flags: Record<string, unknown>, pend
   }
   const addressFile = inputs?.string("crashplanIpsFile");
   if (addressFile && pending.some((step) => step.id === "firewall")) await readAddressFile(resolve(rt.io.cwd, addressFile));
+}
+
+/** The hand-off file is derived from the state: once written, it follows every later change (a new PFX, say). */
+async function refreshHandoffFile(rt: Runtime, session: StateSession): Promise<void> {
+  const file = session.step("migrate").outputs.handoffFile;
+  if (typeof file !== "string") return;
+  const handoff = handoffFromState(session.state, rt.workdir);
+  if (handoff) await writeFileAtomic(file, handoffMarkdown(handoff, new Date()), 0o600);
 }
 
 function lazyServices(rt: Runtime): AzureServices {
@@ -258,7 +285,9 @@ function printSummary(rt: Runtime, session: StateSession, outcomes: StepOutcome[
     ui.heading("CrashPlan hand-off");
     ui.line(renderHandoff(handoff));
     ui.heading("Next");
-    ui.line("  - After CrashPlan's Migrate keystore finishes: akv-crashplan migrate --verify");
+    const migrate = session.step("migrate").outputs;
+    if (!migrate.verifiedAt) ui.line("  - After CrashPlan's Migrate keystore finishes: akv-crashplan migrate --verify");
+    else if (!migrate.backupRestoreConfirmedAt) ui.line("  - After a test backup and restore: akv-crashplan migrate --confirm-backup-restore");
     if (handoff.certificateExpires) ui.line(`  - The certificate expires ${handoff.certificateExpires.slice(0, 10)}; before then: akv-crashplan cert rotate`);
     ui.line("  - Any time: akv-crashplan status --check   ·   akv-crashplan doctor");
   }

@@ -92,6 +92,9 @@ export async function crashplanMigrateCommand(rt: Runtime, flags: Record<string,
     return 0;
   } catch (error) {
     if (error instanceof AkvError) throw error;
+    if (/password is wrong|not a PKCS#12/i.test((error as Error).message)) {
+      throw AkvError.usage(`CrashPlan (simulated) could not open the PFX: ${(error as Error).message}`, { code: "PfxWrongPassword", hint: "Check --password-file and --pfx." });
+    }
     throw AkvError.azure(`CrashPlan (simulated) could not migrate the keystore: ${(error as Error).message}`, { code: "CrashPlanMigrationFailed" });
   } finally {
     await target.close();

@@ -28,7 +28,7 @@ function summarise(outputs: Record<string, unknown>): string {
 export async function statusCommand(rt: Runtime, flags: { check?: boolean; offline?: boolean }): Promise<number> {
   const { ui } = rt;
   await rt.loadConfig();
-  const session = await StateSession.open(rt.workdir, { command: "status", lock: false });
+  const session = await rt.openState({ command: "status", lock: false });
   const facts: LiveFact[] = [];
   const anyDone = STEP_IDS.some((id) => session.step(id).status === "done");
   let credential: { endDateTime: string; daysLeft: number } | undefined;
@@ -42,7 +42,7 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
       if (session.step(step.id).status !== "done") continue;
       try {
         const check = await step.check(stepContext(options, step));
-        facts.push({ step: step.id, status: check.status === "done" ? "ok" : check.status, ...(check.detail ? { detail: check.detail } : {}) });
+        facts.push({ step: step.id, status: check.status === "done" || check.status === "rerun" ? "ok" : check.status, ...(check.detail ? { detail: check.detail } : {}) });
       } catch (error) {
         if (isAkvError(error) && (error.exitCode === 4 || error.exitCode === 2)) throw error;
         facts.push({ step: step.id, status: "error", detail: error instanceof Error ? error.message : String(error) });
@@ -51,7 +51,7 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
     credential = await credentialInAzure(azure, session).catch(() => undefined);
   }
   const certOut = session.step("cert").outputs;
-  const daysLeft = typeof certOut.notAfter === "string" ? Math.floor((Date.parse(certOut.notAfter) - Date.now()) / 86_400_000) : undefined;
+  const daysLeft = typeof certOut.notAfter === "string" ? Math.round((Date.parse(certOut.notAfter) - Date.now()) / 86_400_000) : undefined;
   const steps = ALL_STEPS.map((step) => {
     const record = session.step(step.id);
     const fact = facts.find((f) => f.step === step.id);
@@ -69,7 +69,16 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
   });
   const allDone = steps.every((s) => s.status === "done");
   const verified = typeof session.step("migrate").outputs.verifiedAt === "string";
-  const healthy = allDone && facts.every((f) => f.status === "ok") && (daysLeft === undefined || daysLeft > 0) && (credential === undefined || credential.daysLeft > 0) && verified;
+  // Every reason the setup is not healthy, in words, so --check and --json can say why.
+  const problems: string[] = [];
+  for (const s of steps) {
+    if (s.status !== "done") problems.push(`step ${s.number} (${s.title}) is ${s.status === "running" ? "interrupted" : s.status}`);
+  }
+  for (const f of facts) if (f.status !== "ok") problems.push(`${f.step}: ${f.detail ?? f.status}`);
+  if (daysLeft !== undefined && daysLeft <= 0) problems.push("the certificate has expired: run `akv-crashplan cert rotate`");
+  if (credential && credential.daysLeft <= 0) problems.push("the credential on the app registration has expired");
+  if (allDone && !verified) problems.push("CrashPlan's keystore is not verified in the vault yet: run `akv-crashplan migrate --verify` after Migrate keystore");
+  const healthy = problems.length === 0;
   if (ui.json) {
     ui.data({
       ok: true,
@@ -85,6 +94,7 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
       lastValidation: session.step("validate").outputs.validatedAt ?? null,
       handoff: handoffFromState(session.state, rt.workdir) ?? null,
       healthy,
+      problems,
     });
   } else {
     const mark = (status: string) => (status === "done" ? ui.c.green(status) : status === "failed" ? ui.c.red(status) : status === "running" ? ui.c.yellow("interrupted") : status);
@@ -102,7 +112,7 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
     if (!session.existed) ui.print(`No setup in ${rt.workdir} yet. Start with: akv-crashplan setup`);
   }
   if (flags.check && !healthy) {
-    if (!ui.json) ui.line(allDone ? "Not healthy: see the rows above." : "Setup is not finished.");
+    if (!ui.json) for (const problem of problems) ui.line(`${ui.c.red("✖")} ${problem}`);
     return 3;
   }
   return 0;

@@ -19,7 +19,7 @@ interface TeardownFlags {
 export async function teardownCommand(rt: Runtime, flags: TeardownFlags): Promise<number> {
   const { ui } = rt;
   await rt.loadConfig();
-  const session = await StateSession.open(rt.workdir, { command: "teardown", lock: true });
+  const session = await rt.openState({ command: "teardown", lock: true });
   rt.sessionToRelease = session;
   rt.enableLog();
   rt.log("command: teardown");
