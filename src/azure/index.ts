@@ -3,7 +3,7 @@
  * `identity()` signs in once and resolves the subscription; every adapter method that needs the subscription waits
  * for it.
  */
-import type { TokenCredential } from "@azure/core-auth";
+import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { AkvError } from "../errors.js";
 import { type AdapterContext, DEFAULT_POLL_INTERVAL_MS, type RetryOptions, lazy } from "./context.js";
 import { decodeTokenClaims, type TokenClaims } from "./credential.js";
@@ -100,8 +100,31 @@ export function principalFromClaims(claims: TokenClaims): Pick<SignedInIdentity,
   };
 }
 
+/**
+ * The operator's tokens, shared by every SDK client. ARM and Key Vault clients ask with CAE capability claims,
+ * which makes MSAL skip its own cache, so each client would otherwise fetch a token of its own. A real claims
+ * challenge (options.claims) still goes to the credential.
+ */
+export function sharedTokenCache(inner: TokenCredential): TokenCredential {
+  const cache = new Map<string, AccessToken>();
+  const wrapped: TokenCredential & { authMethod?: unknown } = {
+    async getToken(scopes, options) {
+      const key = `${[scopes].flat().join(" ")}|${options?.tenantId ?? ""}`;
+      const hit = cache.get(key);
+      if (!options?.claims && hit && hit.expiresOnTimestamp - Date.now() > 120_000) return hit;
+      const token = await inner.getToken(scopes, options);
+      if (token) cache.set(key, token);
+      return token;
+    },
+  };
+  const method = (inner as { authMethod?: unknown }).authMethod;
+  if (method !== undefined) wrapped.authMethod = method;
+  return wrapped;
+}
+
 export function createAzureServices(options: AzureServicesOptions): AzureServices {
-  const { cloud, credential } = options;
+  const { cloud } = options;
+  const credential = sharedTokenCache(options.credential);
   if (cloud.caPem) trustExtraCa(cloud.caPem);
 
   let resolveIdentity: () => Promise<SignedInIdentity> = () => Promise.reject(new Error("identity() used before set-up"));
