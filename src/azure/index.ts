@@ -117,8 +117,8 @@ export function sharedTokenCache(inner: TokenCredential): TokenCredential {
       return token;
     },
   };
-  const method = (inner as { authMethod?: unknown }).authMethod;
-  if (method !== undefined) wrapped.authMethod = method;
+  // How the credential signed in is known only after it did (auto tries several ways): read it live.
+  Object.defineProperty(wrapped, "authMethod", { get: () => (inner as { authMethod?: unknown }).authMethod, enumerable: true });
   return wrapped;
 }
 
