@@ -68,7 +68,7 @@ export async function retryWhile<T>(
       if (!retryable(error) || elapsed >= options.timeoutMs) throw error;
       options.onRetry?.(error, elapsed);
       await ctx.sleep(Math.min(delay, Math.max(0, options.timeoutMs - elapsed)));
-      delay = Math.min(delay * 2, options.maxDelayMs ?? 1_000);
+      delay = Math.min(delay * 2, options.maxDelayMs ?? 500);
     }
   }
 }

@@ -177,7 +177,7 @@ async function probeWithPatience(ctx: StepContext, client: VaultSecrets, via: st
               : "Waiting for the new service principal and its certificate to replicate in Entra ID…",
           );
           await ctx.sleep(Math.min(delay, waitMs - elapsed));
-          delay = Math.min(delay * 2, 1_000);
+          delay = Math.min(delay * 2, 500);
           continue;
         }
         throw await explain(ctx, error, waitMs);

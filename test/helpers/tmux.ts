@@ -30,7 +30,8 @@ export class TerminalSession {
       .map(([k, v]) => `export ${k}='${v.replace(/'/g, "'\\''")}';`)
       .join(" ");
     // The shell stays after the program ends so the exit code can be read off the screen.
-    const script = `${exports} cd '${options.cwd}'; ${command}; echo "EXIT=$?"; sleep 600`;
+    // A person at a terminal: CI (set when the suite itself runs in CI) would turn prompting off.
+    const script = `unset CI; ${exports} cd '${options.cwd}'; ${command}; echo "EXIT=$?"; sleep 600`;
     await run(["new-session", "-d", "-s", name, "-x", String(options.width ?? 160), "-y", String(options.height ?? 50), "bash", "-c", script]);
     return new TerminalSession(name);
   }
