@@ -9,6 +9,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasStackTrace, runCli } from "../helpers/cli.js";
 import { SandboxServer, writes } from "../helpers/sandbox-server.js";
+import { makeBadCertificateFiles } from "../helpers/cert-fixtures.js";
+
+const certs = makeBadCertificateFiles();
+const imp = (...args: string[]) => ["cert", "import", ...args];
 
 interface Case {
   name: string;
@@ -96,6 +100,22 @@ const cases: Case[] = [
   { name: "state.json from a newer version", files: state('{"schemaVersion": 99, "lineage": "5f0c0d2e-0000-4000-8000-000000000000"}'), code: 7, says: ["state.json", /99|newer/] },
   { name: "state.json empty", files: state(""), code: 7, says: ["state.json"] },
   { name: "status on a corrupt state.json", files: state("{ not json"), command: ["status", "--offline"], code: 7, says: ["state.json"] },
+  {
+    name: "state.json of another tenant",
+    files: state(JSON.stringify({ schemaVersion: 1, lineage: "5f0c0d2e-0000-4000-8000-000000000001", createdAt: "2026-11-01T00:00:00.000Z", updatedAt: "2026-11-01T00:00:00.000Z", tenantId: "11111111-2222-3333-4444-555555555555", answers: {}, steps: {}, operations: {} })),
+    code: 7,
+    says: ["11111111-2222-3333-4444-555555555555", /belongs to tenant/],
+  },
+  // Certificate and key files of every wrong kind (cert import)
+  { name: "cert import: garbage certificate", command: imp("--cert", certs.path("garbage.crt"), "--key", certs.path("good.key")), says: ["garbage.crt"] },
+  { name: "cert import: key does not match the certificate", command: imp("--cert", certs.path("good.crt"), "--key", certs.path("other.key")), says: ["other.key", /does not belong to the certificate/] },
+  { name: "cert import: EC key and certificate", command: imp("--cert", certs.path("ec.crt"), "--key", certs.path("ec.key")), says: [/EC/, /RSA/] },
+  { name: "cert import: expired certificate", command: imp("--cert", certs.path("expired.crt"), "--key", certs.path("expired.key")), says: ["expired.crt", /expired/i] },
+  { name: "cert import: PFX with a wrong password", command: imp("--pfx", certs.path("good.pfx"), "--passphrase-file", certs.path("wrong-password.txt")), says: ["good.pfx", /password/i] },
+  { name: "cert import: key without a certificate", command: imp("--key", certs.path("good.key")), says: ["good.key", /certificate/i] },
+  { name: "cert import: missing certificate file", command: imp("--cert", certs.path("nope.crt"), "--key", certs.path("good.key")), says: ["nope.crt"] },
+  { name: "cert import: a directory as the certificate", command: imp("--cert", certs.dir, "--key", certs.path("good.key")), says: [certs.dir] },
+  { name: "cert import: nothing to import", command: imp(), says: [/--cert/, /--pfx/] },
 ];
 
 describe("bad input corpus", () => {
