@@ -69,7 +69,7 @@ export function createResourcesAdapter(ctx: AdapterContext): ResourceManagement 
   });
   const resources = async (): Promise<ResourceManagementClient> => resourcesFor(await ctx.subscriptionId());
 
-  return {
+  const adapter: ResourceManagement = {
     async listSubscriptions(): Promise<SubscriptionInfo[]> {
       const client = await subscriptions();
       return azureCall("list the subscriptions", async () => {
@@ -146,5 +146,34 @@ export function createResourcesAdapter(ctx: AdapterContext): ResourceManagement 
       );
       return toSubnetInfo(result, subnetId);
     },
+
+    async ensureKeyVaultSubnet(params) {
+      const subscriptionId = await ctx.subscriptionId();
+      const vnetId = `/subscriptions/${subscriptionId}/resourceGroups/${params.resourceGroup}/providers/Microsoft.Network/virtualNetworks/${params.virtualNetwork}`;
+      const subnetId = `${vnetId}/subnets/${params.subnet}`;
+      const existing = await adapter.getSubnet(subnetId);
+      if (existing) return { ...(await adapter.addKeyVaultServiceEndpoint(subnetId)), createdVirtualNetwork: false, createdSubnet: false };
+      const client = await networkFor(subscriptionId);
+      const subnetBody = { addressPrefix: params.subnetPrefix, serviceEndpoints: [{ service: KEY_VAULT_SERVICE }] };
+      const vnet = await azureGet(`read the virtual network '${params.virtualNetwork}'`, () => client.virtualNetworks.get(params.resourceGroup, params.virtualNetwork));
+      if (vnet) {
+        // A PUT of the virtual network would replace its subnets; add ours on its own.
+        const created = await azureCall(`create the subnet '${params.virtualNetwork}/${params.subnet}'`, () =>
+          client.subnets.beginCreateOrUpdateAndWait(params.resourceGroup, params.virtualNetwork, params.subnet, subnetBody, { updateIntervalInMs: ctx.pollIntervalMs }),
+        );
+        return { ...toSubnetInfo(created, subnetId), createdVirtualNetwork: false, createdSubnet: true };
+      }
+      await azureCall(`create the virtual network '${params.virtualNetwork}'`, () =>
+        client.virtualNetworks.beginCreateOrUpdateAndWait(
+          params.resourceGroup,
+          params.virtualNetwork,
+          { location: params.location, tags: params.tags, addressSpace: { addressPrefixes: [params.addressPrefix] }, subnets: [{ name: params.subnet, ...subnetBody }] },
+          { updateIntervalInMs: ctx.pollIntervalMs },
+        ),
+      );
+      const subnet = await azureCall(`read the subnet '${params.virtualNetwork}/${params.subnet}'`, () => client.subnets.get(params.resourceGroup, params.virtualNetwork, params.subnet));
+      return { ...toSubnetInfo(subnet, subnetId), createdVirtualNetwork: true, createdSubnet: true };
+    },
   };
+  return adapter;
 }

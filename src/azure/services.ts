@@ -122,6 +122,19 @@ export interface ResourceManagement {
   getSubnet(subnetId: string): Promise<SubnetInfo | undefined>;
   /** Adds the Microsoft.KeyVault service endpoint, keeping the others. */
   addKeyVaultServiceEndpoint(subnetId: string): Promise<SubnetInfo>;
+  /**
+   * A subnet with the Microsoft.KeyVault service endpoint: created in an existing virtual network (whose other
+   * subnets are left alone), or with a new virtual network around it; an existing subnet only gets the endpoint.
+   */
+  ensureKeyVaultSubnet(params: {
+    resourceGroup: string;
+    virtualNetwork: string;
+    location: string;
+    addressPrefix: string;
+    subnet: string;
+    subnetPrefix: string;
+    tags: Record<string, string>;
+  }): Promise<SubnetInfo & { createdVirtualNetwork: boolean; createdSubnet: boolean }>;
 }
 
 export interface RoleDefinitionInfo {

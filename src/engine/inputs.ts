@@ -60,6 +60,10 @@ export const INPUT_KEYS = [
   "purgeProtection",
   "subnetId",
   "switchToRbac",
+  "createVnet",
+  "vnetAddressPrefix",
+  "subnetName",
+  "subnetPrefix",
   "appName",
   "adoptAppId",
   "crashplanIps",
@@ -129,6 +133,25 @@ export const INPUTS: Record<InputKey, InputSpec> = {
     key: "subnetId", flag: "subnet-id", env: env("SUBNET_ID"), kind: "string",
     description: "Optional subnet resource id for a virtual-network rule (needs the Microsoft.KeyVault service endpoint)", neededBy: ["vault"], required: false,
     validate: validateSubnetId, remember: true,
+  },
+  createVnet: {
+    key: "createVnet", flag: "create-vnet", env: env("CREATE_VNET"), kind: "string",
+    description: "Name of a virtual network (in the vault's resource group) to create or reuse for a virtual-network rule, instead of --subnet-id",
+    neededBy: ["vault"], required: false, remember: true,
+    validate: (v) => (/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}[A-Za-z0-9_]$/.test(v) ? undefined : "2–64 characters: letters, digits, underscores, periods and hyphens; starts with a letter or digit"),
+  },
+  vnetAddressPrefix: {
+    key: "vnetAddressPrefix", flag: "vnet-address-prefix", env: env("VNET_ADDRESS_PREFIX"), kind: "string",
+    description: "Address space of a new virtual network", neededBy: ["vault"], required: false, default: "10.42.0.0/16", validate: validateIpRule, remember: true,
+  },
+  subnetName: {
+    key: "subnetName", flag: "subnet-name", env: env("SUBNET_NAME"), kind: "string",
+    description: "Subnet (in --create-vnet) that gets the Microsoft.KeyVault service endpoint", neededBy: ["vault"], required: false, default: "snet-keyvault",
+    validate: (v) => (/^[A-Za-z0-9][A-Za-z0-9_.-]{0,78}[A-Za-z0-9_]$/.test(v) ? undefined : "2–80 characters: letters, digits, underscores, periods and hyphens"), remember: true,
+  },
+  subnetPrefix: {
+    key: "subnetPrefix", flag: "subnet-prefix", env: env("SUBNET_PREFIX"), kind: "string",
+    description: "Address range of that subnet (inside the virtual network's)", neededBy: ["vault"], required: false, default: "10.42.0.0/24", validate: validateIpRule, remember: true,
   },
   switchToRbac: {
     key: "switchToRbac", flag: "switch-to-rbac", env: env("SWITCH_TO_RBAC"), kind: "boolean",

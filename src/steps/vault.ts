@@ -14,6 +14,7 @@ function vaultOutputs(vault: VaultInfo, adopted: boolean) {
     rbac: vault.enableRbacAuthorization,
     purgeProtection: vault.enablePurgeProtection,
     defaultAction: vault.networkAcls.defaultAction,
+    virtualNetworkRules: vault.networkAcls.virtualNetworkRules,
     adopted,
   };
 }
@@ -30,7 +31,7 @@ export const vaultStep: Step = {
     "CrashPlan keeps its archive-encryption keystore as secrets in this vault. It is created in RBAC mode (access by role\n" +
     "assignment, not access policies), with soft delete and purge protection (a lost keystore makes backups unrecoverable),\n" +
     "and with public access limited to selected networks: nothing reaches it until the firewall step allows it.",
-  inputs: ["resourceGroup", "location", "vaultName", "purgeProtection", "subnetId", "switchToRbac"],
+  inputs: ["resourceGroup", "location", "vaultName", "purgeProtection", "subnetId", "createVnet", "vnetAddressPrefix", "subnetName", "subnetPrefix", "switchToRbac"],
   needs: [],
   remote: true,
 
@@ -42,6 +43,12 @@ export const vaultStep: Step = {
     ];
     const subnet = ctx.inputs.string("subnetId");
     if (subnet) lines.push(`Virtual-network rule for subnet ${subnet} (adds the Microsoft.KeyVault service endpoint if missing)`);
+    const vnet = ctx.inputs.string("createVnet");
+    if (vnet) {
+      lines.push(
+        `Virtual network ${vnet} (${ctx.inputs.string("vnetAddressPrefix")}) with subnet ${ctx.inputs.string("subnetName")} (${ctx.inputs.string("subnetPrefix")}) and the Microsoft.KeyVault service endpoint (an existing one is reused; its other subnets are left alone), and a vault network rule for it`,
+      );
+    }
     return lines;
   },
 
@@ -103,6 +110,10 @@ export const vaultStep: Step = {
     }
 
     const virtualNetworkRules: string[] = [];
+    const createVnet = ctx.inputs.string("createVnet");
+    if (createVnet && subnetId) {
+      throw AkvError.usage("--subnet-id and --create-vnet both name a subnet for the vault; give one of them.", { code: "ConflictingInputs" });
+    }
     if (subnetId) {
       const subnet = await ctx.azure.resources.getSubnet(subnetId);
       if (!subnet) throw AkvError.usage(`The subnet ${subnetId} (--subnet-id) does not exist or is not visible to you.`, { code: "SubnetNotFound" });
@@ -119,6 +130,22 @@ export const vaultStep: Step = {
     if (!group) {
       await ctx.saveMarker({ resourceGroupCreated: resourceGroup });
       await ctx.azure.resources.createResourceGroup(resourceGroup, location, { "managed-by": MANAGED_BY_TAG });
+    }
+    if (createVnet) {
+      const subnetName = ctx.inputs.string("subnetName") ?? "snet-keyvault";
+      await ctx.saveMarker({ virtualNetwork: createVnet, subnet: subnetName });
+      const subnet = await ctx.ui.wait(`Preparing subnet ${createVnet}/${subnetName} with the Microsoft.KeyVault service endpoint`, () =>
+        ctx.azure.resources.ensureKeyVaultSubnet({
+          resourceGroup,
+          virtualNetwork: createVnet,
+          location,
+          addressPrefix: ctx.inputs.string("vnetAddressPrefix") ?? "10.42.0.0/16",
+          subnet: subnetName,
+          subnetPrefix: ctx.inputs.string("subnetPrefix") ?? "10.42.0.0/24",
+          tags: { "managed-by": MANAGED_BY_TAG, "akv-crashplan-setup": lineage },
+        }),
+      );
+      virtualNetworkRules.push(subnet.id);
     }
     if (!purgeProtection) ctx.ui.warn("Purge protection is OFF: a deleted vault (and CrashPlan's keystore in it) could be purged for good during the retention period.");
 

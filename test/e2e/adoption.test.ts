@@ -106,4 +106,32 @@ describe("what is already in the tenant", () => {
     expect(apps).toHaveLength(1);
     expect((await server.resources()).servicePrincipals.filter((sp) => sp.appId === foreign.appId)).toHaveLength(1);
   });
+
+  it("--create-vnet makes a virtual network and subnet with the Key Vault endpoint, or adds the subnet beside the others", async () => {
+    const networks = `/subscriptions/${server.info.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Network/virtualNetworks`;
+    const shared = await server.arm("PUT", `${networks}/vnet-shared?api-version=2026-01-01`, {
+      location: "eastus",
+      properties: { addressSpace: { addressPrefixes: ["10.50.0.0/16"] }, subnets: [{ name: "app", properties: { addressPrefix: "10.50.1.0/24" } }] },
+    });
+    expect(shared.status).toBeLessThan(300);
+
+    for (const [vnet, vault] of [["vnet-crashplan", "kv-vnet-new-01"], ["vnet-shared", "kv-vnet-shared-01"]] as const) {
+      const dir = cwd();
+      const extra = vnet === "vnet-shared" ? ["--subnet-prefix", "10.50.9.0/24"] : [];
+      const run = await cli(["vault", "create", "--resource-group", rg, "--location", "eastus", "--vault-name", vault, "--create-vnet", vnet, ...extra], dir);
+      expect(run.code, run.stderr).toBe(0);
+      const res = await server.resources();
+      const network = res.virtualNetworks.find((v) => v.name === vnet)!;
+      const subnet = network.subnets.find((s) => s.name === "snet-keyvault")!;
+      const endpoints = (subnet.properties.serviceEndpoints as Array<{ service: string }> | undefined) ?? [];
+      expect(endpoints.map((e) => e.service)).toContain("Microsoft.KeyVault");
+      const kv = res.vaults.find((v) => v.name === vault)!;
+      expect(kv.properties.networkAcls?.virtualNetworkRules.map((r) => r.id)).toEqual([subnet.id.toLowerCase()]);
+      if (vnet === "vnet-shared") expect(network.subnets.map((s) => s.name).sort()).toEqual(["app", "snet-keyvault"]);
+      const before = await server.requestCount();
+      const again = await cli(["vault", "create", "--create-vnet", vnet], dir);
+      expect(again.code, again.stderr).toBe(0);
+      expect(writes(await server.requestsSince(before))).toEqual([]);
+    }
+  });
 });
