@@ -131,10 +131,16 @@ export function buildProgram(): CommandTree {
   example(
     add(cert, "rotate", "replace the certificate without downtime: new beside old, validate, hand over, then remove the old", ["cert", "pfx"])
       .option("--finish", "after CrashPlan uses the new PFX: validate again and remove the old credential")
+      .option("--cert <file>", "bring the new certificate instead of generating one (PEM or DER, or a PEM with both)")
+      .option("--key <file>", "its private key (PEM, PKCS#1 or PKCS#8)")
+      .option("--pfx <file>", "or a PFX/P12 holding both")
+      .option("--passphrase-file <file>", "passphrase of that key or PFX (read from a file)")
+      .option("--passphrase-stdin", "read that passphrase from standard input")
       .option("--password-file <file>", "PFX password from a file")
       .option("--password-stdin", "PFX password from standard input")
       .option("--password-out <file>", "write a generated PFX password to this file (0600)"),
     "akv-crashplan cert rotate",
+    "akv-crashplan cert rotate --cert new.crt --key new.key",
     "akv-crashplan cert rotate --finish",
   );
 

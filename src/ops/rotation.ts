@@ -93,6 +93,41 @@ export async function prepareRotation(rc: RotationContext): Promise<RotationReco
   return rotationOf(rc.session)!;
 }
 
+type Material = { keyPem: string; certPem: string; source: "generated" | "imported" };
+
+async function generated(rc: RotationContext, current: Record<string, unknown>): Promise<Material> {
+  const { step: ctx } = rc;
+  const cert = await loadCert();
+  const keySize = (ctx.inputs.number("keySize") ?? Number(current.keySize ?? 4096)) as 2048 | 3072 | 4096;
+  const subject = ctx.inputs.string("subject") ?? String(current.subject ?? "key-vault-crashplan").replace(/^CN=/, "");
+  const days = ctx.inputs.number("days") ?? 365;
+  const material = await ctx.ui.wait(`Generating an RSA-${keySize} key and certificate`, () => cert.generateKeyAndCertificate({ keySize, subject, days }));
+  return { ...material, source: "generated" };
+}
+
+/** `cert rotate --cert/--key/--pfx`: bring the new certificate, with the same checks as `cert import`. */
+async function importedMaterial(rc: RotationContext): Promise<Material | undefined> {
+  const { step: ctx } = rc;
+  const flags = ctx.flags as { cert?: string; key?: string; pfx?: string; passphraseFile?: string; passphraseStdin?: boolean };
+  if (!flags.cert && !flags.key && !flags.pfx) return undefined;
+  const cert = await loadCert();
+  const secret = await readSecretFrom({
+    file: flags.passphraseFile,
+    stdin: flags.passphraseStdin === true ? (ctx.ui.stdin as NodeJS.ReadableStream) : undefined,
+    what: "passphrase",
+    fileFlag: "--passphrase-file",
+  });
+  ctx.ui.redactor.register(secret);
+  const loaded = await cert.loadCertificateMaterial({
+    ...(flags.cert ? { certPath: flags.cert } : {}),
+    ...(flags.key ? { keyPath: flags.key } : {}),
+    ...(flags.pfx ? { pfxPath: flags.pfx } : {}),
+    ...(secret !== undefined ? (flags.pfx ? { pfxPassword: secret } : { keyPassphrase: secret }) : {}),
+  });
+  for (const warning of loaded.warnings) ctx.ui.warn(warning);
+  return { ...loaded.material, source: "imported" };
+}
+
 async function generate(rc: RotationContext, next: ReturnType<typeof nextPaths>): Promise<void> {
   const { step: ctx } = rc;
   const cert = await loadCert();
@@ -107,16 +142,16 @@ async function generate(rc: RotationContext, next: ReturnType<typeof nextPaths>)
     }
   }
   const current = ctx.outputsOf("cert");
-  const keySize = (ctx.inputs.number("keySize") ?? Number(current.keySize ?? 4096)) as 2048 | 3072 | 4096;
-  const subject = ctx.inputs.string("subject") ?? String(current.subject ?? "key-vault-crashplan").replace(/^CN=/, "");
-  const days = ctx.inputs.number("days") ?? 365;
-  const material = await ctx.ui.wait(`Generating an RSA-${keySize} key and certificate`, () => cert.generateKeyAndCertificate({ keySize, subject, days }));
+  const material = (await importedMaterial(rc)) ?? (await generated(rc, current));
   const info = cert.describeCertificate(material.certPem);
+  if (info.sha1Hex === current.sha1) {
+    throw AkvError.usage(`The new certificate (SHA-1 ${info.sha1Hex}) is the one in use; a rotation needs a different one.`, { code: "SameCertificate" });
+  }
   await record(rc, { newSha1: info.sha1Hex });
   // Beside the current files, never over them: the current key keeps CrashPlan working until the very end.
   await cert.writePublicFile(next.cert, material.certPem);
   await cert.writeSecretFile(next.key, material.keyPem);
-  await record(rc, { newCert: certificateOutputs(info, next, "generated") }, "generated");
+  await record(rc, { newCert: certificateOutputs(info, next, material.source) }, "generated");
   ctx.ui.success(`1. New certificate ${next.cert} (SHA-1 ${info.sha1Hex}, expires ${info.notAfter.slice(0, 10)})`);
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -63,5 +64,24 @@ describe("cert rotate", () => {
     expect(again.code, again.stderr).toBe(0);
     const status = await ws.run(["status", "--json"]);
     expect(json(status).steps.every((s: { live?: { status: string } }) => !s.live || s.live.status === "ok")).toBe(true);
+  });
+
+  it("rotates to a certificate the operator brings (cert rotate --cert/--key), refusing the one in use", async () => {
+    const byo = new Workspace();
+    try {
+      const setup = await byo.run(["setup", "--yes", ...SETUP_INPUTS]);
+      expect(setup.code, setup.stderr).toBe(0);
+      const same = await byo.run(["cert", "rotate", "--yes", "--cert", join(byo.workdir, "service-principal.crt"), "--key", join(byo.workdir, "service-principal.key")]);
+      expect(same.code).toBe(2);
+      expect(same.stderr).toMatch(/is the one in use/);
+      execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-keyout", join(byo.cwd, "new.key"), "-out", join(byo.cwd, "new.crt"), "-days", "90", "-nodes", "-subj", "/CN=key-vault-crashplan"], { stdio: "ignore" });
+      const newSha1 = createHash("sha1").update(Buffer.from(readFileSync(join(byo.cwd, "new.crt"), "utf8").replace(/-----[^-]+-----|\s/g, ""), "base64")).digest("hex").toUpperCase();
+      const rotated = await byo.run(["cert", "rotate", "--yes", "--json", "--cert", join(byo.cwd, "new.crt"), "--key", join(byo.cwd, "new.key")]);
+      expect(rotated.code, rotated.stderr).toBe(0);
+      expect(json(rotated).rotation.newSha1).toBe(newSha1);
+      expect(json(rotated).rotation.newCert.source).toBe("imported");
+    } finally {
+      byo.remove();
+    }
   });
 });
