@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { CommanderError, type Command } from "commander";
 import { AkvError, ExitCode, isAkvError } from "../errors.js";
 import { buildProgram } from "./program.js";
@@ -46,9 +48,12 @@ export async function main(argv: string[], proc: ProcessLike, overrides: Partial
     held?.releaseSync();
     // Only a command that holds the state has something to resume; `sandbox start` just stops.
     io.stderr.write(
-      held
-        ? `\nInterrupted. Everything done so far is saved in ${rt!.workdir}/state.json; run the same command again to resume.\n`
-        : "\nStopped.\n",
+      held && existsSync(join(rt!.workdir, "state.json"))
+        ? `\nInterrupted. Everything done so far is saved in ${rt!.workdir}/state.json; run the same command again to resume` +
+            " (it also removes a temporary firewall rule for this machine, if validation had opened one).\n"
+        : held
+          ? "\nInterrupted before anything was saved or changed.\n"
+          : "\nStopped.\n",
     );
     process.exit(ExitCode.cancelled);
   };

@@ -91,6 +91,9 @@ export class Runtime {
    */
   async openState(options: { command: string; lock: boolean }): Promise<StateSession> {
     const session = await StateSession.open(this.workdir, options);
+    if (session.movedFrom) {
+      this.ui.warn(`This workdir was last used as ${session.movedFrom}; its recorded file paths now point into ${this.workdir}.`);
+    }
     const cloud = session.state.cloud;
     if (cloud === "sandbox" && !this.useSandbox) {
       this.globals.sandbox = true;

@@ -46,7 +46,7 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
   }
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = JSON.parse(text.replace(/^\uFEFF/, "")); // editors such as Notepad start UTF-8 files with a BOM
   } catch (error) {
     throw AkvError.usage(`The config file ${path} is not valid JSON: ${(error as Error).message}.`, { code: "ConfigInvalid" });
   }

@@ -12,6 +12,7 @@ import {
   validateRole,
   validateSubnetId,
   validateVaultName,
+  validatePublicIpRule,
   type Validator,
 } from "./validators.js";
 import type { Choice } from "../ui/prompter.js";
@@ -82,6 +83,8 @@ export const INPUT_KEYS = [
   "crashplanCloud",
 ] as const;
 export type InputKey = (typeof INPUT_KEYS)[number];
+
+const validatePublicRule: Validator = validatePublicIpRule;
 
 const validateIpRule: Validator = (value) => {
   const parsed = parseIpv4Rule(value);
@@ -169,7 +172,7 @@ export const INPUTS: Record<InputKey, InputSpec> = {
   crashplanIps: {
     key: "crashplanIps", flag: "crashplan-ip", env: env("CRASHPLAN_IPS"), kind: "list",
     description: "CrashPlan service address or CIDR for the vault firewall (repeatable; env: comma-separated)", neededBy: ["firewall"], required: false,
-    validate: validateIpRule, remember: true,
+    validate: validatePublicRule, remember: true,
     prompt: { kind: "list", message: "CrashPlan service addresses (IPv4 or CIDR, separated by commas or spaces; from CrashPlan's published list)" },
   },
   crashplanIpsFile: {
@@ -184,7 +187,7 @@ export const INPUTS: Record<InputKey, InputSpec> = {
   allowMyIp: {
     key: "allowMyIp", flag: "allow-my-ip", env: env("ALLOW_MY_IP"), kind: "string",
     description: "This machine's public IPv4 address, allowed temporarily while validating", neededBy: ["firewall", "validate"], required: false,
-    validate: validateIpRule, remember: false,
+    validate: validatePublicRule, remember: false,
   },
   keepMyIp: {
     key: "keepMyIp", flag: "keep-my-ip", env: env("KEEP_MY_IP"), kind: "boolean",

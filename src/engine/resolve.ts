@@ -58,8 +58,9 @@ export class ResolvedInputs {
     const out: Record<string, unknown> = {};
     for (const [key, resolved] of this.values) {
       if (onlyKeys && !onlyKeys.includes(key)) continue;
-      const generated = typeof INPUTS[key].default === "function";
-      if (INPUTS[key].remember && resolved.value !== undefined && (resolved.origin !== "default" || generated)) out[key] = resolved.value;
+      // Defaults are saved too: a resumed or repaired step must use what the first run used, even if a later
+      // release changes a default (and a generated vault name must never be generated twice).
+      if (INPUTS[key].remember && resolved.value !== undefined) out[key] = resolved.value;
     }
     return out;
   }
@@ -203,7 +204,11 @@ export async function resolveInputs(keys: InputKey[], sources: InputSources, opt
       values.set(key, found);
       continue;
     }
-    if (options.lenient) continue;
+    if (options.lenient) {
+      // A done step being repaired still needs its inputs; a plain default is as good as it was the first time.
+      if (spec.default !== undefined && typeof spec.default !== "function") values.set(key, { value: coerce(spec, spec.default, `The default for ${spec.key}`), origin: "default" });
+      continue;
+    }
     const fallback = typeof spec.default === "function" ? spec.default(helpers) : spec.default;
     if (options.ui.interactive && spec.prompt) {
       values.set(key, { value: await ask(spec, options.ui, helpers, fallback), origin: "prompt" });

@@ -71,6 +71,7 @@ export async function runSteps(options: RunOptions): Promise<StepOutcome[]> {
   const now = options.now ?? (() => new Date());
   const outcomes: StepOutcome[] = [];
   const byId = new Map(options.steps.map((step) => [step.id, step]));
+  const changed = new Set<StepId>();
   for (const id of options.selected) {
     const step = byId.get(id);
     if (step?.prepare && session.step(id).status !== "done") step.prepare(stepContext(options, step));
@@ -90,7 +91,13 @@ export async function runSteps(options: RunOptions): Promise<StepOutcome[]> {
     const record = session.step(id);
     const ctx = stepContext(options, step);
     let repairing = false;
-    if (record.status === "done" && !options.redo?.includes(id)) {
+    // A step that reads what a step changed in this run (repaired, or redone) must act on the new outputs: a
+    // re-created service principal needs its role again, a new PFX its validation.
+    const upstreamChanged = step.needs.some((need) => changed.has(need));
+    if (record.status === "done" && upstreamChanged) {
+      ui.info(`${step.number}. ${step.title}: running again, because ${step.needs.filter((n) => changed.has(n)).join(", ")} changed`);
+    }
+    if (record.status === "done" && !options.redo?.includes(id) && !upstreamChanged) {
       const check = await step.check(ctx);
       if (check.status === "done") {
         ui.success(`${step.number}. ${step.title}: already done${check.detail ? ` (${check.detail})` : ""}`);
@@ -104,6 +111,8 @@ export async function runSteps(options: RunOptions): Promise<StepOutcome[]> {
         repairing = true;
       }
     }
+    const wasDone = record.status === "done";
+    const previousStatus = record.status;
     record.status = "running";
     record.startedAt = now().toISOString();
     delete record.error;
@@ -115,12 +124,19 @@ export async function runSteps(options: RunOptions): Promise<StepOutcome[]> {
       done.status = "done";
       done.finishedAt = now().toISOString();
       await session.save();
+      if (wasDone || repairing) changed.add(id);
       ui.success(`${step.number}. ${step.title}: ${repairing ? "repaired" : "done"}`);
       outcomes.push({ id, title: step.title, result: repairing ? "repaired" : "done", outputs: { ...done.outputs } });
     } catch (error) {
       const failed = session.step(id);
       if (isAkvError(error) && error.exitCode === 130) {
         // Cancelled: leave it `running`, so the next run reconciles what may have been half-made.
+        await session.save();
+        throw error;
+      }
+      if (isAkvError(error) && error.exitCode === 2 && previousStatus === "done") {
+        // Bad input (a too-short --password-file, say) changes nothing: the step stays as good as it was.
+        failed.status = "done";
         await session.save();
         throw error;
       }

@@ -14,12 +14,25 @@ export class StateSession {
     private readonly clock: () => Date,
   ) {}
 
+  /** Set when the state was last used in another folder (a copied or moved workdir). */
+  movedFrom: string | undefined;
+
   static async open(workdir: string, options: { command: string; lock: boolean; now?: () => Date }): Promise<StateSession> {
     const clock = options.now ?? (() => new Date());
     const lock = options.lock ? await acquireStateLock(workdir, options.command) : undefined;
     try {
       const { state, existed } = await loadState(workdir, clock());
-      return new StateSession(workdir, state, existed, lock, clock);
+      const session = new StateSession(workdir, state, existed, lock, clock);
+      const previous = state.workdir;
+      if (previous && previous !== workdir) {
+        // Recorded file paths point into the old folder; following them would read, overwrite or delete another
+        // workdir's key and PFX. Re-base every one of them onto this folder.
+        session.movedFrom = previous;
+        state.steps = rebase(state.steps, previous, workdir);
+        state.operations = rebase(state.operations, previous, workdir);
+      }
+      state.workdir = workdir;
+      return session;
     } catch (error) {
       await lock?.release();
       throw error;
@@ -46,4 +59,19 @@ export class StateSession {
   summary(): Array<{ id: StepId; record: StepRecord }> {
     return STEP_IDS.map((id) => ({ id, record: this.step(id) }));
   }
+}
+
+function rebase<T>(value: T, from: string, to: string): T {
+  if (typeof value === "string") {
+    return (value === from || value.includes(`${from}/`) ? value.split(`${from}/`).join(`${to}/`).replace(new RegExp(`^${escapeRegExp(from)}$`), to) : value) as T;
+  }
+  if (Array.isArray(value)) return value.map((item) => rebase(item, from, to)) as T;
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, rebase(item, from, to)])) as T;
+  }
+  return value;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -103,3 +103,52 @@ export function parseDurationMs(value: string): number | undefined {
   const ms = unit === "ms" ? amount : unit === "s" ? amount * 1000 : unit === "m" ? amount * 60_000 : amount * 3_600_000;
   return ms <= 86_400_000 ? ms : undefined;
 }
+
+const NON_PUBLIC_RANGES: Array<[string, string]> = [
+  ["0.0.0.0/8", "\"this network\""],
+  ["10.0.0.0/8", "private (RFC 1918)"],
+  ["100.64.0.0/10", "carrier-grade NAT (RFC 6598)"],
+  ["127.0.0.0/8", "loopback"],
+  ["169.254.0.0/16", "link-local"],
+  ["172.16.0.0/12", "private (RFC 1918)"],
+  ["192.168.0.0/16", "private (RFC 1918)"],
+  ["224.0.0.0/3", "multicast or reserved"],
+];
+
+function rangesOverlap(a: string, b: string): boolean {
+  const [aNet, aBits] = a.split("/");
+  const [bNet, bBits] = b.split("/");
+  return Number(aBits) <= Number(bBits) ? ipInCidr(bNet!, a) : ipInCidr(aNet!, b);
+}
+
+/**
+ * Key Vault's IP rules see callers by their public address: private, loopback and reserved ranges are refused
+ * (Key Vault rejects RFC 1918 ranges in IP rules; subnets go through virtual-network rules instead).
+ */
+export function parsePublicIpv4Rule(raw: string): { cidr: string } | { error: string } {
+  const parsed = parseIpv4Rule(raw);
+  if ("error" in parsed) return parsed;
+  const clash = NON_PUBLIC_RANGES.find(([range]) => rangesOverlap(parsed.cidr, range));
+  if (clash) {
+    return { error: `"${raw.trim()}" is in ${clash[1]} address space (${clash[0]}); Key Vault IP rules take public IPv4 addresses only — use a virtual-network rule for private networks` };
+  }
+  return parsed;
+}
+
+export const validatePublicIpRule: Validator = (value) => {
+  const parsed = parsePublicIpv4Rule(value);
+  return "error" in parsed ? parsed.error : undefined;
+};
+
+/** Drops exact duplicates and ranges inside a wider one of the same list; returns what was dropped, and why. */
+export function simplifyRules(rules: string[]): { rules: string[]; dropped: string[] } {
+  const unique = [...new Set(rules)];
+  const dropped: string[] = [];
+  const kept = unique.filter((rule) => {
+    const wider = unique.find((other) => other !== rule && Number(other.split("/")[1]) < Number(rule.split("/")[1]) && ipInCidr(rule.split("/")[0]!, other));
+    if (wider) dropped.push(`${rule} (inside ${wider})`);
+    return !wider;
+  });
+  for (const rule of rules) if (rules.indexOf(rule) !== rules.lastIndexOf(rule) && !dropped.some((d) => d.startsWith(`${rule} (listed`))) dropped.push(`${rule} (listed twice)`);
+  return { rules: kept, dropped };
+}

@@ -43,6 +43,8 @@ export const StateFile = z
     steps: z.partialRecord(z.enum(STEP_IDS), StepRecord),
     /** Day-two operations (rotation, teardown) keep their own resumable records here. */
     operations: jsonRecord.default({}),
+    /** The folder this state was last used in; a copied or moved workdir has its recorded paths re-based. */
+    workdir: z.string().optional(),
   })
   .strict();
 export type StateFile = z.infer<typeof StateFile>;

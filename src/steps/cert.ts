@@ -78,7 +78,19 @@ export const certStep: Step = {
 
   async check(ctx) {
     const paths = localPaths(ctx.workdir);
-    if (!(await exists(paths.key)) || !(await exists(paths.cert))) return { status: "drift", detail: "key or certificate file missing" };
+    if (!(await exists(paths.key)) || !(await exists(paths.cert))) {
+      // A new key here would mean a second credential on the app and a new PFX for CrashPlan: that is a rotation,
+      // and the operator decides it, not a repair.
+      const uploaded = ctx.outputsOf("upload").thumbprint;
+      if (uploaded && uploaded === ctx.previous.outputs.sha1) {
+        const missing = (await exists(paths.key)) ? paths.cert : paths.key;
+        throw AkvError.precondition(`${missing} is missing, but its certificate (SHA-1 ${String(uploaded)}) is registered on the app and inside CrashPlan's PFX.`, {
+          code: "CertificateFilesMissing",
+          hint: "Restore the file from your backup, or replace the certificate on purpose with `akv-crashplan cert rotate`.",
+        });
+      }
+      return { status: "drift", detail: "key or certificate file missing" };
+    }
     const cert = await loadCert();
     const [keyPem, certPem] = await Promise.all([readFile(paths.key, "utf8"), readFile(paths.cert, "utf8")]);
     const info = cert.describeCertificate(certPem);

@@ -1,8 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { AkvError } from "../errors.js";
 import type { Step, StepContext } from "../engine/step.js";
-import { parseIpv4Rule } from "../engine/validators.js";
+import { parseIpv4Rule, parsePublicIpv4Rule, simplifyRules } from "../engine/validators.js";
 import { requireOutput } from "./shared.js";
+
+/** Key Vault's documented limit of IP network rules per vault. */
+export const MAX_IP_RULES = 1000;
 
 /** Reads --crashplan-ips-file: one address or CIDR per line, # comments; every bad line is named. */
 export async function readAddressFile(path: string): Promise<string[]> {
@@ -19,7 +22,7 @@ export async function readAddressFile(path: string): Promise<string[]> {
   text.split(/\r?\n/).forEach((raw, index) => {
     const line = raw.replace(/#.*/, "").trim();
     if (!line) return;
-    const parsed = parseIpv4Rule(line);
+    const parsed = parsePublicIpv4Rule(line);
     if ("error" in parsed) problems.push(`line ${index + 1}: ${parsed.error}`);
     else rules.push(parsed.cidr);
   });
@@ -29,13 +32,21 @@ export async function readAddressFile(path: string): Promise<string[]> {
 
 export async function crashplanAddresses(ctx: Pick<StepContext, "inputs">): Promise<string[]> {
   const fromFlags = ctx.inputs.list("crashplanIps").map((ip) => {
-    const parsed = parseIpv4Rule(ip);
+    const parsed = parsePublicIpv4Rule(ip);
     if ("error" in parsed) throw AkvError.usage(parsed.error, { code: "InvalidAddress" });
     return parsed.cidr;
   });
   const file = ctx.inputs.string("crashplanIpsFile");
   const fromFile = file ? await readAddressFile(file) : [];
-  return [...new Set([...fromFlags, ...fromFile])];
+  const { rules, dropped } = simplifyRules([...fromFlags, ...fromFile]);
+  if (dropped.length > 0 && "ui" in ctx) (ctx as StepContext).ui.warn(`Left out ${dropped.length} CrashPlan address(es) already covered: ${dropped.slice(0, 5).join(", ")}${dropped.length > 5 ? ", …" : ""}.`);
+  if (rules.length > MAX_IP_RULES) {
+    throw AkvError.usage(`${rules.length} CrashPlan address ranges were given; a Key Vault firewall takes at most ${MAX_IP_RULES} IP rules.`, {
+      code: "TooManyIpRules",
+      hint: "Combine addresses into CIDR ranges (CrashPlan publishes ranges), then run again.",
+    });
+  }
+  return rules;
 }
 
 export function temporaryRuleOf(ctx: Pick<StepContext, "inputs">): string | undefined {

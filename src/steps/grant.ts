@@ -53,9 +53,13 @@ export const grantStep: Step = {
     const scope = requireOutput(ctx, "vault", "vaultId");
     const name = ctx.previous.outputs.roleAssignmentName as string | undefined;
     if (!name) return { status: "missing" };
+    const principalId = requireOutput(ctx, "app", "servicePrincipalId");
+    if (ctx.previous.outputs.principalId && ctx.previous.outputs.principalId !== principalId) {
+      return { status: "drift", detail: "the role is assigned to an older service principal, not the current one" };
+    }
     const assignment = await ctx.azure.roles.getRoleAssignment(scope, name);
+    if (assignment && assignment.principalId !== principalId) return { status: "drift", detail: "the role assignment names another principal" };
     if (!assignment) {
-      const principalId = requireOutput(ctx, "app", "servicePrincipalId");
       const roleId = String(ctx.previous.outputs.roleId ?? SECRETS_OFFICER_ROLE_ID);
       const others = await ctx.azure.roles.listRoleAssignments(scope, principalId);
       if (others.some((a) => a.roleDefinitionId.toLowerCase().endsWith(roleId) && a.scope.toLowerCase() === scope.toLowerCase())) return { status: "done" };

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, unlink } from "node:fs/promises";
 import { resolve } from "node:path";
 import { AkvError } from "../errors.js";
 import type { Step, StepContext } from "../engine/step.js";
@@ -111,6 +111,8 @@ export const pfxStep: Step = {
     }
     ctx.secrets.set("pfxPassword", password);
     let passwordLocation = "chosen by you (not stored by akv-crashplan)";
+    // A password file generated for an earlier PFX would not open this one: it must not sit beside it.
+    if (!generated) await unlink(localPaths(ctx.workdir).generatedPassword).catch(() => undefined);
     if (generated) {
       const passwordOut = ctx.flags.passwordOut as string | undefined;
       if (passwordOut) {

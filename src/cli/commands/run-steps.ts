@@ -90,7 +90,7 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
     for (const step of pending) {
       const keys = step.inputs.filter((key) => !inputs!.has(key));
       const silent = await resolveInputs(keys, sources, { ui, lenient: true });
-      const asked = keys.filter((key) => !silent.has(key) && INPUTS[key].prompt);
+      const asked = keys.filter((key) => (!silent.has(key) || silent.origin(key) === "default") && INPUTS[key].prompt);
       if (request.wizard && asked.length > 0) {
         ui.heading(`Step ${step.number} of 9 · ${step.title}`);
         ui.line(ui.c.dim(step.explanation));

@@ -77,6 +77,11 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
   for (const f of facts) if (f.status !== "ok") problems.push(`${f.step}: ${f.detail ?? f.status}`);
   if (daysLeft !== undefined && daysLeft <= 0) problems.push("the certificate has expired: run `akv-crashplan cert rotate`");
   if (credential && credential.daysLeft <= 0) problems.push("the credential on the app registration has expired");
+  const validate = session.step("validate");
+  const openRules = [...new Set([...((validate.outputs.temporaryRules as string[] | undefined) ?? []), ...(validate.status !== "done" && typeof session.step("firewall").outputs.temporaryRule === "string" ? [session.step("firewall").outputs.temporaryRule as string] : [])])];
+  if (openRules.length > 0 && validate.status !== "done") {
+    problems.push(`a temporary firewall rule for this machine (${openRules.join(", ")}) may still be open: run \`akv-crashplan validate\` to finish and remove it`);
+  }
   if (allDone && !verified) problems.push("CrashPlan's keystore is not verified in the vault yet: run `akv-crashplan migrate --verify` after Migrate keystore");
   const healthy = problems.length === 0;
   if (ui.json) {
