@@ -1,4 +1,5 @@
-import { Chalk, type ChalkInstance } from "chalk";
+import { createRequire } from "node:module";
+import type { ChalkInstance } from "chalk";
 import type { Readable, Writable } from "node:stream";
 import { Redactor } from "./redact.js";
 import { canAnimate, canColour, canPrompt, type TerminalFacts } from "./terminal.js";
@@ -52,7 +53,7 @@ export class Ui {
     this.verbose = options.verbose;
     this.colour = canColour(options.facts, options.noColor);
     this.animate = canAnimate(options.facts, this.colour);
-    this.c = new Chalk({ level: this.colour ? 1 : 0 });
+    this.c = this.colour ? colours() : plain;
     this.stdin = options.stdin;
     this.stderrIsTTY = options.facts.stderrIsTTY;
     this.stdout = options.stdout;
@@ -203,4 +204,16 @@ function visibleLength(text: string): number {
 }
 function pad(text: string, width: number): string {
   return text + " ".repeat(Math.max(0, width - visibleLength(text)));
+}
+
+/** Without colour every style is the identity, and chalk is not even loaded (most runs in scripts and CI). */
+const plain: ChalkInstance = new Proxy((text: unknown) => String(text), {
+  get: (_target, _style) => plain,
+  apply: (_target, _this, args: unknown[]) => args.map(String).join(" "),
+}) as unknown as ChalkInstance;
+
+function colours(): ChalkInstance {
+  // Node 22 loads an ES module synchronously through require(); the UI is built synchronously.
+  const { Chalk } = createRequire(import.meta.url)("chalk") as typeof import("chalk");
+  return new Chalk({ level: 1 });
 }
