@@ -35,7 +35,8 @@ export function describeCertificate(certPem: string | crypto.X509Certificate, no
     serialHex: x509.serialNumber.toUpperCase(),
     notBefore: x509.validFromDate.toISOString(),
     notAfter: notAfter.toISOString(),
-    daysLeft: Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS),
+    // Rounded up: a certificate made today for 365 days has 365 days left, and one expiring tonight has 1.
+    daysLeft: Math.ceil((notAfter.getTime() - now.getTime()) / DAY_MS),
     keySize: details.modulusLength ?? (keyType === "ec" ? ecBits(details.namedCurve) : 0),
     keyType: keyType === "rsa" ? "RSA" : keyType === "ec" ? "EC" : (keyType ?? "unknown").toUpperCase(),
     signatureAlgorithm: signatureAlgorithm(x509.raw),

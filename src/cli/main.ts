@@ -87,7 +87,7 @@ function report(error: unknown, runtime: Runtime | undefined, io: Io, jsonReques
       io.stderr.write(`${redact(error.message)} The state is saved; run the same command again to resume.\n`);
     } else {
       io.stderr.write(`${ui?.c.red("✖") ?? "✖"} ${redact(error.message)}\n`);
-      if (error.hint) io.stderr.write(`  ${redact(error.hint)}\n`);
+      if (error.hint) io.stderr.write(`  ${redact(ui ? ui.withCommandPrefix(error.hint) : error.hint)}\n`);
       if (ui?.verbose && error.cause instanceof Error && error.cause.stack) io.stderr.write(redact(error.cause.stack) + "\n");
     }
     runtime?.log(`error ${error.exitCode} ${error.code ?? ""}: ${error.message}`);

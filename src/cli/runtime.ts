@@ -78,6 +78,8 @@ export class Runtime {
       ...(io.prompter ? { prompter: io.prompter } : {}),
       logSink: (line) => this.log(line),
     });
+    const usual = resolve(io.cwd, "akv-crashplan");
+    if (this.workdir !== usual && !io.env.AKV_CRASHPLAN_WORKDIR) this.ui.useCommandPrefix(`akv-crashplan --workdir ${quoteForShell(this.workdir)}`);
   }
 
   async loadConfig(): Promise<void> {
@@ -93,6 +95,11 @@ export class Runtime {
     const session = await StateSession.open(this.workdir, options);
     if (session.movedFrom) {
       this.ui.warn(`This workdir was last used as ${session.movedFrom}; its recorded file paths now point into ${this.workdir}.`);
+      if (options.lock) {
+        await session.save();
+        const { rewriteHandoffFile } = await import("../steps/handoff.js");
+        await rewriteHandoffFile(session.state, this.workdir);
+      }
     }
     const cloud = session.state.cloud;
     if (cloud === "sandbox" && !this.useSandbox) {
@@ -243,4 +250,8 @@ async function cloudFromFlags(rt: Runtime, env: Record<string, string | undefine
     });
   }
   return cloudByName(rt.globals.cloud ?? rt.config.cloud ?? env.AKV_CRASHPLAN_CLOUD_NAME ?? "AzureCloud");
+}
+
+function quoteForShell(path: string): string {
+  return /^[\w./@:+-]+$/.test(path) ? path : `'${path.replace(/'/g, "'\\''")}'`;
 }

@@ -165,6 +165,9 @@ export function teardownPlan(options: TeardownOptions): TeardownAction[] {
     description: "Remove our certificate credential(s) from the app registration; every other credential is kept",
     ...(!app || credentialCount === 0 ? { skip: "none was uploaded" } : {}),
     run: async () => {
+      // A rotation in progress is over once its credentials go: its record would otherwise point at a
+      // certificate the app no longer knows.
+      delete session.state.operations.rotation;
       const current = await azure.directory.getApplication(app!.objectId);
       if (!current) {
         await reset(session, ["upload"]);

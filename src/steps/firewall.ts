@@ -94,7 +94,10 @@ export const firewallStep: Step = {
   async apply(ctx) {
     const rg = requireOutput(ctx, "vault", "resourceGroup");
     const name = requireOutput(ctx, "vault", "vaultName");
-    const crashplanRules = await crashplanAddresses(ctx);
+    const given = await crashplanAddresses(ctx);
+    // New addresses add to the ones recorded before (CrashPlan publishes additions); --replace starts over.
+    const earlier = ctx.inputs.boolean("replaceRules") ? [] : ((ctx.previous.outputs.crashplanRules as string[] | undefined) ?? []);
+    const crashplanRules = [...new Set([...earlier, ...given])];
     const temporary = temporaryRuleOf(ctx);
     const vault = await ctx.azure.keyVault.getVault(rg, name);
     if (!vault) throw AkvError.precondition(`The vault ${name} no longer exists in ${rg}.`, { code: "VaultMissing", hint: "Run `akv-crashplan setup --from vault`." });

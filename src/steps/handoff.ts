@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { writeFileAtomic } from "../state/atomic-file.js";
 import { CRASHPLAN_CLOUDS } from "../engine/inputs.js";
 import type { StateFile } from "../state/schema.js";
 
@@ -94,4 +95,13 @@ export function handoffMarkdown(handoff: Handoff, now: Date): string {
     "- Run a test backup and a test restore, then `akv-crashplan migrate --confirm-backup-restore`.",
     "",
   ].join("\n");
+}
+
+/** The hand-off file is derived from the state: once written, it follows every later change (a new PFX, a rotated
+ * certificate, a moved workdir). */
+export async function rewriteHandoffFile(state: StateFile, workdir: string): Promise<void> {
+  const file = state.steps.migrate?.outputs.handoffFile;
+  if (typeof file !== "string") return;
+  const handoff = handoffFromState(state, workdir);
+  if (handoff) await writeFileAtomic(file, handoffMarkdown(handoff, new Date()), 0o600);
 }

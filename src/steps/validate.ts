@@ -9,6 +9,8 @@ import { confirm, hasCode, requireOutput, str } from "./shared.js";
 
 const loadCert = () => import("../cert/index.js");
 
+const DIRECTORY_REPLICATION_WAIT_MS = 120_000;
+
 /** The step whose record holds the temporary rules: validate, or migrate while `--verify` lists the vault. */
 type RuleOwner = "validate" | "migrate";
 
@@ -170,7 +172,9 @@ async function probeWithPatience(ctx: StepContext, client: VaultSecrets, via: st
         const waitable =
           hasCode(error, "ForbiddenByRbac", "AADSTS700016", "AADSTS7000229") ||
           (hasCode(error, "AADSTS700027") && (await certificateIsRegistered(ctx)));
-        if (waitable && elapsed < waitMs) {
+        // Directory replication settles within a minute or two; an app that stays unknown longer is gone, not late.
+        const limit = hasCode(error, "ForbiddenByRbac") ? waitMs : Math.min(waitMs, DIRECTORY_REPLICATION_WAIT_MS);
+        if (waitable && elapsed < limit) {
           wait.update(
             hasCode(error, "ForbiddenByRbac")
               ? "Waiting for the role assignment to reach Key Vault…"

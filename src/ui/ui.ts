@@ -84,9 +84,22 @@ export class Ui {
     };
   }
 
+  /**
+   * With a non-default --workdir, every command the tool suggests must carry it, or following a hint verbatim
+   * would act on another setup (the one in ./akv-crashplan).
+   */
+  private commandPrefix: string | undefined;
+  useCommandPrefix(prefix: string): void {
+    this.commandPrefix = prefix;
+  }
+  withCommandPrefix(text: string): string {
+    if (!this.commandPrefix) return text;
+    return text.replace(/`akv-crashplan (?=[a-z])/g, `\`${this.commandPrefix} `).replace(/(^|\s)akv-crashplan (?=(setup|status|vault|app|firewall|cert|grant|pfx|validate|migrate|doctor|teardown|sandbox)\b(?! —))/g, `$1${this.commandPrefix} `);
+  }
+
   /** People's text: always stderr, so stdout stays data. */
   line(text = ""): void {
-    const safe = this.redactor.redact(text);
+    const safe = this.redactor.redact(this.withCommandPrefix(text));
     this.stderr.write(safe + "\n");
     this.logSink?.(safe);
   }
@@ -101,7 +114,7 @@ export class Ui {
     this.line(`${this.c.green("✔")} ${text}`);
   }
   warn(text: string): void {
-    this.warnings.push(this.redactor.redact(text));
+    this.warnings.push(this.redactor.redact(this.withCommandPrefix(text)));
     this.line(`${this.c.yellow("!")} ${this.c.yellow(text)}`);
   }
   debug(text: string): void {

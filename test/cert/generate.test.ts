@@ -57,7 +57,7 @@ describe("generateKeyAndCertificate (RSA-4096, the default)", () => {
     expect(Buffer.from(info.x5tS256, "base64url").toString("hex").toUpperCase()).toBe(info.sha256Hex);
     expect(info).toMatchObject({
       subject: "CN=key-vault-crashplan", issuer: "CN=key-vault-crashplan", keySize: 4096, keyType: "RSA",
-      signatureAlgorithm: "sha256WithRSAEncryption", selfSigned: true, daysLeft: 364,
+      signatureAlgorithm: "sha256WithRSAEncryption", selfSigned: true, daysLeft: 365,
     });
     expect(Buffer.from(info.derBase64, "base64").equals(x509.raw)).toBe(true);
     const serial = await runOk("openssl", ["x509", "-in", certFile, "-noout", "-serial"]);
@@ -69,7 +69,7 @@ describe("generateKeyAndCertificate options", () => {
   it("takes key size, subject and days", async () => {
     const { keyPem, certPem } = await generateKeyAndCertificate({ keySize: 2048, subject: "crashplan-backup_01 (prod)", days: 30 });
     const info = describeCertificate(certPem);
-    expect(info).toMatchObject({ keySize: 2048, subject: "CN=crashplan-backup_01 (prod)", daysLeft: 29 });
+    expect(info).toMatchObject({ keySize: 2048, subject: "CN=crashplan-backup_01 (prod)", daysLeft: 30 });
     const other = await generateKeyAndCertificate({ keySize: 2048 });
     expect(keyMatchesCertificate(keyPem, certPem)).toBe(true);
     expect(keyMatchesCertificate(other.keyPem, certPem)).toBe(false);

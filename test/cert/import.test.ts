@@ -109,8 +109,8 @@ describe("loadCertificateMaterial warns", () => {
     const soon = await generateKeyAndCertificate({ keySize: 2048, days: 10 });
     const file = await write("soon.pem", soon.keyPem + soon.certPem);
     const { warnings, info } = await loadCertificateMaterial({ certPath: file });
-    expect(info.daysLeft).toBe(9);
-    expect(warnings).toEqual([expect.stringMatching(/soon.pem expires in 9 day\(s\)/)]);
+    expect(info.daysLeft).toBe(10);
+    expect(warnings).toEqual([expect.stringMatching(/soon.pem expires in 10 day\(s\)/)]);
   });
   it("when the certificate is signed with SHA-1", async () => {
     const d = await tempDir();

@@ -83,4 +83,21 @@ describe("repairs and refusals after a finished setup", () => {
     const crashplan = await ws.run(["sandbox", "crashplan-migrate", "--vault-url", state.steps.vault.outputs.vaultUrl, "--pfx", join(ws.workdir, "service-principal.pfx"), "--password-file", password]);
     expect(crashplan.code, crashplan.stderr).toBe(0);
   });
+
+  it("firewall configure with new addresses on a done firewall applies them, keeping the existing rules", async () => {
+    const run = await ws.run(["firewall", "configure", "--crashplan-ip", "198.51.100.0/25", "--crashplan-ips-source", "CrashPlan KB, update"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).not.toMatch(/already done/);
+    const vault = ws.azure().vaults[0];
+    const rules = vault.properties.networkAcls.ipRules.map((r: { value: string }) => r.value);
+    expect(rules).toEqual(expect.arrayContaining(["203.0.113.0/24", "198.51.100.0/25"]));
+    expect(ws.state().steps.firewall.outputs.crashplanRules).toEqual(["203.0.113.0/24", "198.51.100.0/25"]);
+  });
+
+  it("hints carry a non-default --workdir, so following one acts on the same setup", async () => {
+    const other = join(ws.cwd, "elsewhere");
+    const run = await ws.run(["--workdir", other, "pfx", "export"]);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain(`akv-crashplan --workdir ${other} setup --from cert`);
+  });
 });

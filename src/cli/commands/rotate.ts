@@ -5,6 +5,7 @@ import { assertStateOwnership } from "../../state/store.js";
 import { ALL_STEPS } from "../../steps/index.js";
 import { migrateStep } from "../../steps/migrate.js";
 import { consoleInstructions, finishRotation, prepareRotation, type RotationContext } from "../../ops/rotation.js";
+import { rewriteHandoffFile } from "../../steps/handoff.js";
 import type { Runtime } from "../runtime.js";
 
 function sleep(ms: number): Promise<void> {
@@ -41,6 +42,7 @@ export async function rotateCommand(rt: Runtime, flags: Record<string, unknown>)
     }
   }
   const done = await finishRotation(rc);
+  await rewriteHandoffFile(session.state, rt.workdir);
   if (ui.json) ui.data({ ok: true, phase: done.phase, rotation: session.state.operations.lastRotation });
   else ui.line("Rotation finished: CrashPlan uses the new certificate, the old one is gone from the app registration.");
   return 0;

@@ -11,8 +11,7 @@ import { assertStateOwnership } from "../../state/store.js";
 import { ALL_STEPS } from "../../steps/index.js";
 import type { AzureServices, SignedInIdentity } from "../../azure/services.js";
 import type { Runtime } from "../runtime.js";
-import { handoffFromState, handoffMarkdown, renderHandoff } from "../../steps/handoff.js";
-import { writeFileAtomic } from "../../state/atomic-file.js";
+import { handoffFromState, renderHandoff, rewriteHandoffFile } from "../../steps/handoff.js";
 import { readAddressFile } from "../../steps/firewall.js";
 
 export interface RunStepsRequest {
@@ -59,7 +58,9 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
   rt.log(`command: ${request.command}`);
   const steps = stepsFor(request.ids);
   // A single-step command with --force redoes its step even when it is done.
-  const redo = request.ids.length === 1 && request.flags.force === true ? [...request.ids] : [];
+  // A single-step command redoes its step when asked (--force) or when it is given new inputs: running
+  // `firewall configure --crashplan-ip …` on a done firewall means "apply these addresses", not "already done".
+  const redo = request.ids.length === 1 && (request.flags.force === true || (await givesNewInputs(rt, request, steps[0]!, session))) ? [...request.ids] : [];
   const pending = steps.filter((step) => session.step(step.id).status !== "done" || redo.includes(step.id));
   const needsAzure = steps.some((step) => step.remote);
 
@@ -116,7 +117,11 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
       const owner = steps.find((step) => step.inputs.includes(key));
       ui.warn(
         `--${INPUTS[key].flag} ${JSON.stringify(value.value)} is ignored: step ${owner?.number ?? "?"} (${owner?.title ?? key}) is done with ${JSON.stringify(saved)}. ` +
-          (owner?.id === "pfx" || owner?.id === "cert" ? `Run \`akv-crashplan ${owner.id === "pfx" ? "pfx export" : "cert generate"} --force\` to redo it.` : "Use another --workdir for a separate setup."),
+          (owner?.id === "firewall"
+            ? "To change the rules, run `akv-crashplan firewall configure` with the new addresses."
+            : owner?.id === "pfx" || owner?.id === "cert"
+              ? `Run \`akv-crashplan ${owner.id === "pfx" ? "pfx export" : "cert generate"} --force\` to redo it.`
+              : "Use another --workdir for a separate setup."),
       );
     }
   }
@@ -173,7 +178,7 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
       }
     },
   });
-  await refreshHandoffFile(rt, session);
+  await rewriteHandoffFile(session.state, rt.workdir);
   printSummary(rt, session, outcomes, request);
   return 0;
 }
@@ -194,13 +199,14 @@ async function checkInputFiles(rt: Runtime, flags: Record<string, unknown>, pend
   if (addressFile && pending.some((step) => step.id === "firewall")) await readAddressFile(resolve(rt.io.cwd, addressFile));
 }
 
-/** The hand-off file is derived from the state: once written, it follows every later change (a new PFX, say). */
-async function refreshHandoffFile(rt: Runtime, session: StateSession): Promise<void> {
-  const file = session.step("migrate").outputs.handoffFile;
-  if (typeof file !== "string") return;
-  const handoff = handoffFromState(session.state, rt.workdir);
-  if (handoff) await writeFileAtomic(file, handoffMarkdown(handoff, new Date()), 0o600);
+async function givesNewInputs(rt: Runtime, request: RunStepsRequest, step: Step, session: StateSession): Promise<boolean> {
+  if (session.step(step.id).status !== "done") return false;
+  const explicit = await resolveInputs([...step.inputs], { ...rt.inputSources(request.flags, {}), answers: {} }, { ui: rt.ui, lenient: true });
+  return explicit
+    .entries()
+    .some(([key, value]) => value.origin !== "default" && JSON.stringify(session.state.answers[key]) !== JSON.stringify(value.value));
 }
+
 
 function lazyServices(rt: Runtime): AzureServices {
   // Local-only steps never touch this; if one does, signing in happens then.

@@ -57,6 +57,14 @@ export async function sandboxStartCommand(rt: Runtime, flags: Record<string, unk
 /** Plays CrashPlan's Migrate keystore: the PFX and password, as the console gets them, against the sandbox. */
 export async function crashplanMigrateCommand(rt: Runtime, flags: Record<string, unknown>): Promise<number> {
   const { ui } = rt;
+  const vaultUrl = String(flags.vaultUrl);
+  if (/^https:\/\/[^/]+\/./.test(vaultUrl) || vaultUrl.endsWith("/")) {
+    // CrashPlan's form takes scheme and host only; playing it faithfully means refusing what it refuses.
+    throw AkvError.usage(`CrashPlan refuses the Vault URL "${vaultUrl}": it must have no path and no trailing slash.`, {
+      code: "VaultUrlHasPath",
+      hint: `Use ${vaultUrl.replace(/^(https:\/\/[^/]+).*$/, "$1")}.`,
+    });
+  }
   const pfxPath = resolve(rt.io.cwd, String(flags.pfx));
   const pfx = await readFile(pfxPath).catch(() => {
     throw AkvError.usage(`The PFX ${pfxPath} (--pfx) cannot be read.`, { code: "FileNotFound" });

@@ -51,7 +51,7 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
     credential = await credentialInAzure(azure, session).catch(() => undefined);
   }
   const certOut = session.step("cert").outputs;
-  const daysLeft = typeof certOut.notAfter === "string" ? Math.round((Date.parse(certOut.notAfter) - Date.now()) / 86_400_000) : undefined;
+  const daysLeft = typeof certOut.notAfter === "string" ? Math.ceil((Date.parse(certOut.notAfter) - Date.now()) / 86_400_000) : undefined;
   const steps = ALL_STEPS.map((step) => {
     const record = session.step(step.id);
     const fact = facts.find((f) => f.step === step.id);
@@ -86,7 +86,8 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
   const healthy = problems.length === 0;
   if (ui.json) {
     ui.data({
-      ok: true,
+      // With --check, "ok" is the verdict a monitor reads; otherwise it says the command itself worked.
+      ok: flags.check ? healthy : true,
       workdir: rt.workdir,
       stateFile: session.existed ? `${rt.workdir}/state.json` : null,
       tenantId: session.state.tenantId ?? null,
