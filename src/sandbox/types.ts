@@ -222,18 +222,11 @@ export interface SandboxState {
   operatorIds: { operator: string; limitedOperator: string };
 }
 
-export interface SandboxSnapshot {
-  tenant: SandboxState["tenant"];
-  subscription: SandboxState["subscription"];
-  resourceGroups: ResourceGroupRecord[];
-  vaults: VaultRecord[];
-  deletedVaults: DeletedVaultRecord[];
-  virtualNetworks: VirtualNetworkRecord[];
-  applications: ApplicationRecord[];
-  servicePrincipals: ServicePrincipalRecord[];
-  roleAssignments: RoleAssignmentRecord[];
-  secrets: Record<string, SecretRecord[]>;
-}
+/** What the admin endpoint shows: everything but the sandbox's own bookkeeping. */
+export type SandboxSnapshot = Pick<
+  SandboxState,
+  "tenant" | "subscription" | "resourceGroups" | "vaults" | "deletedVaults" | "virtualNetworks" | "applications" | "servicePrincipals" | "roleAssignments" | "secrets"
+>;
 
 export interface SandboxHandle {
   cloud: SandboxCloud;

@@ -2,31 +2,21 @@
  * The built CLI as a separate process against `sandbox start`: a full non-interactive setup beside a pre-existing
  * credential, CrashPlan's migration, verify and status; then a second setup and --plan runs that write nothing.
  */
-import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import forge from "node-forge";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, type CliResult } from "../helpers/cli.js";
 import { SandboxServer, writes } from "../helpers/sandbox-server.js";
+import { selfSignedCertificate } from "../helpers/cert-fixtures.js";
 import { expectNoSecrets, expectPrivateFiles } from "../helpers/secrets.js";
 
 const SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
 const inputs = ["--location", "eastus", "--crashplan-ip", "203.0.113.0/24", "--crashplan-ips-source", "e2e test", "--key-size", "2048"];
 
 function foreignCertificateDer(): string {
-  const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: "spki", format: "pem" }).toString());
-  cert.serialNumber = "01";
-  cert.validity.notBefore = new Date(Date.now() - 3600_000);
-  cert.validity.notAfter = new Date(Date.now() + 365 * 86400_000);
-  const name = [{ name: "commonName", value: "someone-elses-tool" }];
-  cert.setSubject(name);
-  cert.setIssuer(name);
-  cert.sign(forge.pki.privateKeyFromPem(privateKey.export({ type: "pkcs8", format: "pem" }).toString()), forge.md.sha256.create());
-  return Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), "binary").toString("base64");
+  return selfSignedCertificate({ commonName: "someone-elses-tool" }).der.toString("base64");
 }
 
 describe("setup against a sandbox server", () => {

@@ -5,6 +5,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import forge from "node-forge";
 
+/** A self-signed RSA certificate made with forge (openssl 3.0's req cannot date one in the past). */
+export function selfSignedCertificate(options: { commonName: string; notBefore?: Date; notAfter?: Date }) {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: "spki", format: "pem" }).toString());
+  cert.serialNumber = "0a" + randomUUID().replace(/-/g, "").slice(0, 16);
+  cert.validity.notBefore = options.notBefore ?? new Date(Date.now() - 3600_000);
+  cert.validity.notAfter = options.notAfter ?? new Date(Date.now() + 365 * 86_400_000);
+  cert.setSubject([{ name: "commonName", value: options.commonName }]);
+  cert.setIssuer([{ name: "commonName", value: options.commonName }]);
+  cert.sign(forge.pki.privateKeyFromPem(keyPem), forge.md.sha256.create());
+  const der = Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), "binary");
+  return { keyPem, certPem: forge.pki.certificateToPem(cert), der, notBefore: cert.validity.notBefore, notAfter: cert.validity.notAfter };
+}
+
 /** Certificate and key files of every wrong kind, made once with openssl and forge for the bad-input corpus. */
 export function makeBadCertificateFiles() {
   const dir = mkdtempSync(join(tmpdir(), "akv-cert-fixtures-"));
@@ -18,18 +34,8 @@ export function makeBadCertificateFiles() {
   openssl("pkcs12", "-export", "-out", path("good.pfx"), "-inkey", path("good.key"), "-in", path("good.crt"), "-passout", `file:${path("pfx-password.txt")}`);
   writeFileSync(path("garbage.crt"), "this is not a certificate\n".repeat(20));
 
-  // Expired: forge can set any validity, openssl 3.0's req cannot date a certificate in the past.
-  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: "spki", format: "pem" }).toString());
-  cert.serialNumber = "0a" + randomUUID().replace(/-/g, "").slice(0, 16);
-  cert.validity.notBefore = new Date(Date.now() - 400 * 86_400_000);
-  cert.validity.notAfter = new Date(Date.now() - 35 * 86_400_000);
-  cert.setSubject([{ name: "commonName", value: "expired" }]);
-  cert.setIssuer([{ name: "commonName", value: "expired" }]);
-  cert.sign(forge.pki.privateKeyFromPem(keyPem), forge.md.sha256.create());
-  writeFileSync(path("expired.crt"), forge.pki.certificateToPem(cert));
-  writeFileSync(path("expired.key"), keyPem);
+  const expired = selfSignedCertificate({ commonName: "expired", notBefore: new Date(Date.now() - 400 * 86_400_000), notAfter: new Date(Date.now() - 35 * 86_400_000) });
+  writeFileSync(path("expired.crt"), expired.certPem);
+  writeFileSync(path("expired.key"), expired.keyPem);
   return { dir, path };
 }

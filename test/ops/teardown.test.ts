@@ -1,26 +1,17 @@
-import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import forge from "node-forge";
 import { afterAll, describe, expect, it } from "vitest";
+import { selfSignedCertificate } from "../helpers/cert-fixtures.js";
 import { SETUP_INPUTS, Workspace, json } from "./helpers.js";
 
 function foreignCredential(): Record<string, unknown> {
-  const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: "spki", format: "pem" }).toString());
-  cert.serialNumber = "01";
-  cert.validity.notBefore = new Date(Date.now() - 3600_000);
-  cert.validity.notAfter = new Date(Date.now() + 365 * 86400_000);
-  cert.setSubject([{ name: "commonName", value: "someone-else" }]);
-  cert.setIssuer([{ name: "commonName", value: "someone-else" }]);
-  cert.sign(forge.pki.privateKeyFromPem(privateKey.export({ type: "pkcs8", format: "pem" }).toString()), forge.md.sha256.create());
-  const der = forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes();
-  const md = (m: forge.md.MessageDigest) => m.update(der).digest().toHex().toUpperCase();
+  const cert = selfSignedCertificate({ commonName: "someone-else" });
+  const digest = (algorithm: string) => createHash(algorithm).update(cert.der).digest("hex").toUpperCase();
   return {
-    keyId: randomUUID(), type: "AsymmetricX509Cert", usage: "Verify", key: Buffer.from(der, "binary").toString("base64"), displayName: "another tool",
-    customKeyIdentifier: null, startDateTime: cert.validity.notBefore.toISOString(), endDateTime: cert.validity.notAfter.toISOString(),
-    sha1: md(forge.md.sha1.create()), sha256: md(forge.md.sha256.create()), addedAt: 0,
+    keyId: randomUUID(), type: "AsymmetricX509Cert", usage: "Verify", key: cert.der.toString("base64"), displayName: "another tool",
+    customKeyIdentifier: null, startDateTime: cert.notBefore.toISOString(), endDateTime: cert.notAfter.toISOString(),
+    sha1: digest("sha1"), sha256: digest("sha256"), addedAt: 0,
   };
 }
 
