@@ -68,13 +68,12 @@ export const vaultStep: Step = {
     const resourceGroup = ctx.inputs.requireString("resourceGroup");
     const location = ctx.inputs.requireString("location");
     const purgeProtection = ctx.inputs.boolean("purgeProtection");
-    const subnetId = ctx.inputs.string("subnetId");
     const lineage = ctx.state.lineage;
     const identity = await ctx.azure.identity();
     const kv = ctx.azure.keyVault;
 
     const inGroup = await kv.getVault(resourceGroup, name);
-    if (inGroup) return vaultOutputs(await adoptExisting(ctx, inGroup, lineage), !isOurs(inGroup, lineage));
+    if (inGroup) return vaultOutputs(await withSubnetRule(ctx, await adoptExisting(ctx, inGroup, lineage)), !isOurs(inGroup, lineage));
 
     // The name is checked before anything else exists, so a taken name leaves nothing behind.
     const availability = await kv.checkNameAvailability(name);
@@ -82,7 +81,7 @@ export const vaultStep: Step = {
     if (!availability.available) {
       // Taken: perhaps by a vault of ours in another resource group of this subscription (only then is it worth a list).
       const elsewhere = await kv.findVault(name);
-      if (elsewhere) return vaultOutputs(await adoptExisting(ctx, elsewhere, lineage), !isOurs(elsewhere, lineage));
+      if (elsewhere) return vaultOutputs(await withSubnetRule(ctx, await adoptExisting(ctx, elsewhere, lineage)), !isOurs(elsewhere, lineage));
       const deleted = await kv.findDeletedVault(name);
       if (deleted) {
         const when = `deleted ${deleted.deletionDate?.slice(0, 10) ?? "at an unknown date"}, scheduled for purge ${deleted.scheduledPurgeDate?.slice(0, 10) ?? "at an unknown date"}`;
@@ -109,44 +108,14 @@ export const vaultStep: Step = {
       }
     }
 
-    const virtualNetworkRules: string[] = [];
-    const createVnet = ctx.inputs.string("createVnet");
-    if (createVnet && subnetId) {
-      throw AkvError.usage("--subnet-id and --create-vnet both name a subnet for the vault; give one of them.", { code: "ConflictingInputs" });
-    }
-    if (subnetId) {
-      const subnet = await ctx.azure.resources.getSubnet(subnetId);
-      if (!subnet) throw AkvError.usage(`The subnet ${subnetId} (--subnet-id) does not exist or is not visible to you.`, { code: "SubnetNotFound" });
-      if (!subnet.serviceEndpoints.some((s) => s.toLowerCase() === "microsoft.keyvault")) {
-        if (!(await confirm(ctx, `The subnet ${subnetId} has no Microsoft.KeyVault service endpoint, which a vault network rule needs. Add it`))) {
-          throw AkvError.cancelled("The subnet needs the Microsoft.KeyVault service endpoint; nothing was created.");
-        }
-        await ctx.ui.wait("Adding the Microsoft.KeyVault service endpoint to the subnet", () => ctx.azure.resources.addKeyVaultServiceEndpoint(subnetId));
-      }
-      virtualNetworkRules.push(subnetId);
-    }
-
+    assertOneSubnetSource(ctx);
     const group = await ctx.azure.resources.getResourceGroup(resourceGroup);
     if (!group) {
       await ctx.saveMarker({ resourceGroupCreated: resourceGroup });
       await ctx.azure.resources.createResourceGroup(resourceGroup, location, { "managed-by": MANAGED_BY_TAG });
     }
-    if (createVnet) {
-      const subnetName = ctx.inputs.string("subnetName") ?? "snet-keyvault";
-      await ctx.saveMarker({ virtualNetwork: createVnet, subnet: subnetName });
-      const subnet = await ctx.ui.wait(`Preparing subnet ${createVnet}/${subnetName} with the Microsoft.KeyVault service endpoint`, () =>
-        ctx.azure.resources.ensureKeyVaultSubnet({
-          resourceGroup,
-          virtualNetwork: createVnet,
-          location,
-          addressPrefix: ctx.inputs.string("vnetAddressPrefix") ?? "10.42.0.0/16",
-          subnet: subnetName,
-          subnetPrefix: ctx.inputs.string("subnetPrefix") ?? "10.42.0.0/24",
-          tags: { "managed-by": MANAGED_BY_TAG, "akv-crashplan-setup": lineage },
-        }),
-      );
-      virtualNetworkRules.push(subnet.id);
-    }
+    const subnetForRule = await prepareSubnet(ctx, resourceGroup, location);
+    const virtualNetworkRules = subnetForRule ? [subnetForRule] : [];
     if (!purgeProtection) ctx.ui.warn("Purge protection is OFF: a deleted vault (and CrashPlan's keystore in it) could be purged for good during the retention period.");
 
     const networkAcls: NetworkRules = { defaultAction: "Deny", bypass: "AzureServices", ipRules: [], virtualNetworkRules };
@@ -207,4 +176,55 @@ async function adoptExisting(ctx: StepContext, vault: VaultInfo, lineage: string
     ctx.ui.warn(`The vault ${vault.name} accepts all networks; the firewall step will set it to selected networks.`);
   }
   return vault;
+}
+
+function assertOneSubnetSource(ctx: StepContext): void {
+  if (ctx.inputs.string("createVnet") && ctx.inputs.string("subnetId")) {
+    throw AkvError.usage("--subnet-id and --create-vnet both name a subnet for the vault; give one of them.", { code: "ConflictingInputs" });
+  }
+}
+
+/** The subnet for the vault's network rule, with the Microsoft.KeyVault service endpoint (checked or added). */
+async function prepareSubnet(ctx: StepContext, resourceGroup: string, location: string): Promise<string | undefined> {
+  const subnetId = ctx.inputs.string("subnetId");
+  const createVnet = ctx.inputs.string("createVnet");
+  if (subnetId) {
+    const subnet = await ctx.azure.resources.getSubnet(subnetId);
+    if (!subnet) throw AkvError.usage(`The subnet ${subnetId} (--subnet-id) does not exist or is not visible to you.`, { code: "SubnetNotFound" });
+    if (!subnet.serviceEndpoints.some((s) => s.toLowerCase() === "microsoft.keyvault")) {
+      if (!(await confirm(ctx, `The subnet ${subnetId} has no Microsoft.KeyVault service endpoint, which a vault network rule needs. Add it`))) {
+        throw AkvError.cancelled("The subnet needs the Microsoft.KeyVault service endpoint; nothing was changed.");
+      }
+      await ctx.ui.wait("Adding the Microsoft.KeyVault service endpoint to the subnet", () => ctx.azure.resources.addKeyVaultServiceEndpoint(subnetId));
+    }
+    return subnetId;
+  }
+  if (!createVnet) return undefined;
+  const subnetName = ctx.inputs.string("subnetName") ?? "snet-keyvault";
+  await ctx.saveMarker({ virtualNetwork: createVnet, subnet: subnetName });
+  const subnet = await ctx.ui.wait(`Preparing subnet ${createVnet}/${subnetName} with the Microsoft.KeyVault service endpoint`, () =>
+    ctx.azure.resources.ensureKeyVaultSubnet({
+      resourceGroup,
+      virtualNetwork: createVnet,
+      location,
+      addressPrefix: ctx.inputs.string("vnetAddressPrefix") ?? "10.42.0.0/16",
+      subnet: subnetName,
+      subnetPrefix: ctx.inputs.string("subnetPrefix") ?? "10.42.0.0/24",
+      tags: { "managed-by": MANAGED_BY_TAG, "akv-crashplan-setup": ctx.state.lineage },
+    }),
+  );
+  return subnet.id;
+}
+
+/** An existing vault (ours from an earlier run, or adopted) gets the asked-for network rule too, beside its others. */
+async function withSubnetRule(ctx: StepContext, vault: VaultInfo): Promise<VaultInfo> {
+  assertOneSubnetSource(ctx);
+  if (!ctx.inputs.string("subnetId") && !ctx.inputs.string("createVnet")) return vault;
+  const subnet = await prepareSubnet(ctx, vault.resourceGroup, vault.location);
+  if (!subnet || vault.networkAcls.virtualNetworkRules.some((rule) => rule.toLowerCase() === subnet.toLowerCase())) return vault;
+  return ctx.ui.wait(`Adding the virtual-network rule to ${vault.name}`, () =>
+    ctx.azure.keyVault.updateVault(vault.resourceGroup, vault.name, {
+      networkAcls: { ...vault.networkAcls, virtualNetworkRules: [...vault.networkAcls.virtualNetworkRules, subnet] },
+    }),
+  );
 }

@@ -134,4 +134,17 @@ describe("what is already in the tenant", () => {
       expect(writes(await server.requestsSince(before))).toEqual([]);
     }
   });
+
+  it("a vault made without a network rule gets one later from vault create --create-vnet, beside nothing else changed", async () => {
+    const dir = cwd();
+    const first = await cli(["vault", "create", "--resource-group", rg, "--location", "eastus", "--vault-name", "kv-vnet-later-01"], dir);
+    expect(first.code, first.stderr).toBe(0);
+    const later = await cli(["vault", "create", "--create-vnet", "vnet-later", "--vnet-address-prefix", "10.60.0.0/16", "--subnet-prefix", "10.60.0.0/24"], dir);
+    expect(later.code, later.stderr).toBe(0);
+    const res = await server.resources();
+    const kv = res.vaults.find((v) => v.name === "kv-vnet-later-01")!;
+    const subnet = res.virtualNetworks.find((v) => v.name === "vnet-later")!.subnets[0]!;
+    expect(kv.properties.networkAcls?.virtualNetworkRules.map((r) => r.id)).toEqual([subnet.id.toLowerCase()]);
+    expect(kv.properties.networkAcls?.defaultAction).toBe("Deny");
+  });
 });
