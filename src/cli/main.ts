@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CommanderError, type Command } from "commander";
-import { AkvError, ExitCode, isAkvError } from "../errors.js";
+import { ExitCode, isAkvError } from "../errors.js";
 import { buildProgram } from "./program.js";
 import type { GlobalOptions, Io, Runtime } from "./runtime.js";
 import { attachActions } from "./actions.js";
@@ -110,4 +110,3 @@ function report(error: unknown, runtime: Runtime | undefined, io: Io, jsonReques
   return ExitCode.internal;
 }
 
-export { AkvError };

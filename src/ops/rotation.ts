@@ -13,7 +13,7 @@ import { AkvError } from "../errors.js";
 import { certificateOutputs } from "../steps/cert.js";
 import { consoleUrl } from "../steps/handoff.js";
 import { GENERATED_PASSWORD_FILE, exists, localPaths, readSecretFrom, readSigningPem } from "../steps/local-files.js";
-import { confirm, hasCode, requireOutput, retryWhile, str } from "../steps/shared.js";
+import { confirm, credentialThumbprint, hasCode, requireOutput, retryWhile, str } from "../steps/shared.js";
 import { withTemporaryAccess } from "../steps/validate.js";
 
 export const ROTATION_PHASES = ["generated", "uploaded", "validated", "exported", "old-removed", "finished"] as const;
@@ -53,9 +53,6 @@ export function nextPaths(workdir: string, pfxPath: string) {
   };
 }
 
-function thumbprintOf(credential: KeyCredentialInfo): string | undefined {
-  return credential.customKeyIdentifier ? Buffer.from(credential.customKeyIdentifier, "base64").toString("hex").toUpperCase() : undefined;
-}
 
 export function rotationOf(session: StateSession): RotationRecord | undefined {
   return session.state.operations.rotation as RotationRecord | undefined;
@@ -164,7 +161,7 @@ async function upload(rc: RotationContext): Promise<void> {
   const der = (await readFile(String(newCert.certPath), "utf8")).replace(/-----(BEGIN|END) CERTIFICATE-----/g, "").replace(/\s+/g, "");
   const app = await ctx.azure.directory.getApplication(objectId);
   if (!app) throw AkvError.precondition(`The app registration ${objectId} is missing in Entra ID.`, { code: "AppMissing", hint: "Run `akv-crashplan status`, then `akv-crashplan setup` to repair it." });
-  let mine = app.keyCredentials.find((c) => thumbprintOf(c) === sha1 || c.key === der);
+  let mine = app.keyCredentials.find((c) => credentialThumbprint(c) === sha1 || c.key === der);
   if (!mine) {
     if (app.keyCredentials.some((c) => !c.key)) {
       throw AkvError.azure("The app registration has credentials whose certificate Graph did not return, so they cannot be kept while adding the new one.", { code: "KeyCredentialsUnreadable", hint: "Nothing was changed; check the app's certificates in the portal." });
@@ -184,7 +181,7 @@ async function upload(rc: RotationContext): Promise<void> {
       ctx,
       async () => {
         const read = await ctx.azure.directory.getApplication(objectId);
-        const found = read?.keyCredentials.find((c) => thumbprintOf(c) === sha1 || c.key === der);
+        const found = read?.keyCredentials.find((c) => credentialThumbprint(c) === sha1 || c.key === der);
         if (!found) throw new AkvError(6, "not visible yet", { code: "NotYetVisible" });
         return found;
       },
@@ -292,11 +289,11 @@ async function removeOld(rc: RotationContext): Promise<void> {
   const objectId = requireOutput(ctx, "app", "appObjectId");
   const app = await ctx.azure.directory.getApplication(objectId);
   if (!app) throw AkvError.precondition(`The app registration ${objectId} is missing in Entra ID.`, { code: "AppMissing" });
-  const isOld = (c: KeyCredentialInfo) => (r.oldKeyId !== undefined && c.keyId === r.oldKeyId) || (r.oldSha1 !== undefined && thumbprintOf(c) === r.oldSha1.toUpperCase());
+  const isOld = (c: KeyCredentialInfo) => (r.oldKeyId !== undefined && c.keyId === r.oldKeyId) || (r.oldSha1 !== undefined && credentialThumbprint(c) === r.oldSha1.toUpperCase());
   const kept = app.keyCredentials.filter((c) => !isOld(c));
   if (kept.length < app.keyCredentials.length) {
     if (kept.some((c) => !c.key)) throw AkvError.azure("The app registration has credentials whose certificate Graph did not return; removing the old one would delete them too.", { code: "KeyCredentialsUnreadable", hint: "Remove the old certificate in the portal, then run `cert rotate --finish` again." });
-    if (!kept.some((c) => c.keyId === r.newKeyId || thumbprintOf(c) === r.newSha1)) throw AkvError.precondition("The new certificate is no longer on the app registration; the old one is kept.", { code: "NewCredentialMissing", hint: "Run `akv-crashplan cert rotate` again." });
+    if (!kept.some((c) => c.keyId === r.newKeyId || credentialThumbprint(c) === r.newSha1)) throw AkvError.precondition("The new certificate is no longer on the app registration; the old one is kept.", { code: "NewCredentialMissing", hint: "Run `akv-crashplan cert rotate` again." });
     await ctx.ui.wait("Removing the old certificate from the app registration", () => ctx.azure.directory.setKeyCredentials(objectId, kept));
   }
   await record(rc, {}, "old-removed");

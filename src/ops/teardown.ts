@@ -11,7 +11,7 @@ import { AkvError } from "../errors.js";
 import { emptyStepRecord, type StepId } from "../state/schema.js";
 import { GENERATED_PASSWORD_FILE, localPaths } from "../steps/local-files.js";
 import { HANDOFF_FILE } from "../steps/migrate.js";
-import { setupTag, str } from "../steps/shared.js";
+import { credentialThumbprint, setupTag, str } from "../steps/shared.js";
 import type { Ui } from "../ui/ui.js";
 
 export type TeardownActionId = "temporary-rules" | "role-assignment" | "credential" | "service-principal" | "application" | "vault" | "purge" | "files";
@@ -107,7 +107,7 @@ export async function findTargets(session: StateSession, azure: AzureServices): 
 
 function isOurs(credential: KeyCredentialInfo, targets: TeardownTargets): boolean {
   if (credential.keyId && targets.credentials.keyIds.includes(credential.keyId)) return true;
-  const thumb = credential.customKeyIdentifier ? Buffer.from(credential.customKeyIdentifier, "base64").toString("hex").toUpperCase() : undefined;
+  const thumb = credentialThumbprint(credential);
   return thumb !== undefined && targets.credentials.thumbprints.includes(thumb);
 }
 

@@ -9,6 +9,11 @@ export function setupTag(lineage: string): string {
   return `akv-crashplan:${lineage}`;
 }
 
+/** The SHA-1 thumbprint (upper-case hex) a key credential carries as its custom key identifier, as we upload it. */
+export function credentialThumbprint(credential: { customKeyIdentifier?: string | null }): string | undefined {
+  return credential.customKeyIdentifier ? Buffer.from(credential.customKeyIdentifier, "base64").toString("hex").toUpperCase() : undefined;
+}
+
 export function str(outputs: Record<string, unknown>, key: string): string | undefined {
   const value = outputs[key];
   return typeof value === "string" ? value : undefined;

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { AkvError } from "../errors.js";
 import type { Step, StepContext } from "../engine/step.js";
 import type { ApplicationInfo, KeyCredentialInfo } from "../azure/services.js";
-import { hasCode, requireOutput, retryWhile } from "./shared.js";
+import { credentialThumbprint, hasCode, requireOutput, retryWhile } from "./shared.js";
 
 function derOf(pem: string): string {
   return pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, "").replace(/\s+/g, "");
@@ -10,11 +10,7 @@ function derOf(pem: string): string {
 
 function isOurCredential(credential: KeyCredentialInfo, derBase64: string, sha1Hex: string): boolean {
   if (credential.key && credential.key.replace(/\s+/g, "") === derBase64) return true;
-  if (credential.customKeyIdentifier) {
-    const id = Buffer.from(credential.customKeyIdentifier, "base64").toString("hex").toUpperCase();
-    if (id === sha1Hex) return true;
-  }
-  return false;
+  return credentialThumbprint(credential) === sha1Hex;
 }
 
 /** Graph may not serve an app for a moment after it was created: wait, bounded. */

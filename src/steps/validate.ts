@@ -5,7 +5,7 @@ import type { Step, StepContext } from "../engine/step.js";
 import { parseDurationMs, parseIpv4Rule } from "../engine/validators.js";
 import type { VaultSecrets } from "../azure/services.js";
 import { readSecretFrom, readSigningPem } from "./local-files.js";
-import { confirm, hasCode, requireOutput, str } from "./shared.js";
+import { confirm, credentialThumbprint, hasCode, requireOutput, str } from "./shared.js";
 
 const loadCert = () => import("../cert/index.js");
 
@@ -222,7 +222,7 @@ async function certificateIsRegistered(ctx: StepContext): Promise<boolean> {
   const app = await ctx.azure.directory.getApplication(requireOutput(ctx, "app", "appObjectId")).catch(() => undefined);
   return Boolean(
     local &&
-      app?.keyCredentials.some((c) => c.customKeyIdentifier && Buffer.from(c.customKeyIdentifier, "base64").toString("hex").toUpperCase() === local),
+      app?.keyCredentials.some((c) => credentialThumbprint(c) === local),
   );
 }
 
@@ -266,7 +266,7 @@ async function explain(ctx: StepContext, error: unknown, waitMs: number): Promis
   if (hasCode(error, "AADSTS700027")) {
     const local = str(ctx.outputsOf("cert"), "sha1");
     const app = await ctx.azure.directory.getApplication(requireOutput(ctx, "app", "appObjectId")).catch(() => undefined);
-    const registered = (app?.keyCredentials ?? []).map((c) => (c.customKeyIdentifier ? Buffer.from(c.customKeyIdentifier, "base64").toString("hex").toUpperCase() : c.keyId ?? "?"));
+    const registered = (app?.keyCredentials ?? []).map((c) => (credentialThumbprint(c) ?? c.keyId ?? "?"));
     return AkvError.auth(`Entra ID does not recognise the certificate (AADSTS700027). Local thumbprint ${local}; registered on the app: ${registered.join(", ") || "none"}.`, {
       code: "AADSTS700027",
       hint: "Run `akv-crashplan cert upload` to register the local certificate.",

@@ -316,4 +316,3 @@ function keyOutput(outcome: StepOutcome): string {
   );
 }
 
-export { INPUTS };

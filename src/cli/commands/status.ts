@@ -4,7 +4,8 @@ import { ALL_STEPS } from "../../steps/index.js";
 import { handoffFromState } from "../../steps/handoff.js";
 import { stepContext } from "../../engine/runner.js";
 import { ResolvedInputs } from "../../engine/resolve.js";
-import { AkvError, isAkvError } from "../../errors.js";
+import { isAkvError } from "../../errors.js";
+import { credentialThumbprint } from "../../steps/shared.js";
 import type { Runtime } from "../runtime.js";
 import type { AzureServices } from "../../azure/services.js";
 
@@ -130,9 +131,8 @@ async function credentialInAzure(azure: AzureServices, session: StateSession): P
   const thumbprint = session.step("upload").outputs.thumbprint;
   if (session.step("upload").status !== "done" || typeof objectId !== "string" || typeof thumbprint !== "string") return undefined;
   const app = await azure.directory.getApplication(objectId);
-  const ours = app?.keyCredentials.find((c) => c.customKeyIdentifier && Buffer.from(c.customKeyIdentifier, "base64").toString("hex").toUpperCase() === thumbprint.toUpperCase());
+  const ours = app?.keyCredentials.find((c) => credentialThumbprint(c) === thumbprint.toUpperCase());
   if (!ours?.endDateTime) return undefined;
   return { endDateTime: ours.endDateTime, daysLeft: Math.floor((Date.parse(ours.endDateTime) - Date.now()) / 86_400_000) };
 }
 
-export { AkvError };
