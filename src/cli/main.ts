@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CommanderError, type Command } from "commander";
 import { ExitCode, isAkvError } from "../errors.js";
-import { buildProgram } from "./program.js";
+import { buildProgram, configureHelpTargets } from "./program.js";
 import type { GlobalOptions, Io, Runtime } from "./runtime.js";
 import { attachActions } from "./actions.js";
 
@@ -12,6 +12,7 @@ interface ProcessLike {
   stderr: Io["stderr"];
   env: Record<string, string | undefined>;
   cwd(): string;
+  isTerminal(stream: "stdin" | "stderr"): boolean;
   on(event: "SIGINT" | "SIGTERM", listener: () => void): unknown;
 }
 
@@ -20,8 +21,25 @@ interface ProcessLike {
  * It never calls process.exit itself, except on Ctrl-C where the state is already safe on disk.
  */
 export async function main(argv: string[], proc: ProcessLike, overrides: Partial<Io> = {}): Promise<number> {
-  const io: Io = { stdin: proc.stdin, stdout: proc.stdout, stderr: proc.stderr, env: proc.env, cwd: proc.cwd(), ...overrides };
+  // The standard streams are created on first use: making process.stderr (and stdin) costs ~2 ms of a start
+  // that, for --help, never writes to them.
+  const io: Io = {
+    get stdin() {
+      return proc.stdin;
+    },
+    get stdout() {
+      return proc.stdout;
+    },
+    get stderr() {
+      return proc.stderr;
+    },
+    env: proc.env,
+    cwd: proc.cwd(),
+    isTerminal: (stream) => (overrides[stream] ? Boolean(overrides[stream].isTTY) : proc.isTerminal(stream)),
+  };
+  for (const [key, value] of Object.entries(overrides)) Object.defineProperty(io, key, { value, enumerable: true });
   const { program } = buildProgram();
+  configureHelpTargets(program, argv);
   let runtime: Runtime | undefined;
   let exitCode: number = ExitCode.ok;
 

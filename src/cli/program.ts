@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command, Help, Option } from "commander";
 import { exitCodeDescriptions } from "../errors.js";
 import { INPUTS, type InputKey } from "../engine/inputs.js";
 import { STEP_IDS, type StepId } from "../state/step-ids.js";
@@ -40,6 +40,58 @@ export function inputKeysFor(steps: readonly StepId[]): InputKey[] {
   return (Object.keys(INPUTS) as InputKey[]).filter((key) => INPUTS[key].neededBy.some((id) => steps.includes(id)));
 }
 
+interface CommandSpec {
+  /** The steps whose inputs become flags of this command. */
+  steps?: readonly StepId[];
+  /** The command's own flags (and extra help text). */
+  options?: (command: Command) => Command;
+  examples: string[];
+}
+
+const deferred = new WeakMap<Command, () => void>();
+const withOptions = new WeakSet<Command>();
+
+/** commander writes "[options]" after a command that has options; a command still waiting for its own gets it too. */
+function subcommandTerm(this: Help, command: Command): string {
+  const term = Help.prototype.subcommandTerm.call(this, command);
+  return deferred.has(command) && withOptions.has(command) ? term.replace(command.name(), `${command.name()} [options]`) : term;
+}
+
+/** Adds a command's options and help texts now, if that has not happened yet. */
+export function configureCommand(command: Command): Command {
+  const configure = deferred.get(command);
+  deferred.delete(command);
+  configure?.();
+  return command;
+}
+
+/** Every command of the tree, configured: for tests and tools that inspect all flags. */
+export function configureAll(program: Command): Command[] {
+  const walk = (command: Command): Command[] => [configureCommand(command), ...command.commands.flatMap(walk)];
+  return walk(program);
+}
+
+/**
+ * commander's `help <command>` prints that command's help without running the preSubcommand hook,
+ * so configure the command named after a "help" word (at any level) before parsing.
+ */
+export function configureHelpTargets(program: Command, argv: readonly string[]): void {
+  let current = program;
+  argv.forEach((word, index) => {
+    const named = (name: string | undefined) => current.commands.find((command) => command.name() === name);
+    if (word === "help") {
+      const target = named(argv[index + 1]);
+      if (target) configureCommand(target);
+    } else {
+      current = named(word) ?? current;
+    }
+  });
+}
+
+function configureSubcommand(_parent: Command, subcommand: Command): void {
+  configureCommand(subcommand);
+}
+
 export interface CommandTree {
   program: Command;
   commands: Record<string, Command>;
@@ -48,7 +100,7 @@ export interface CommandTree {
 export function buildProgram(): CommandTree {
   const program = new Command("akv-crashplan")
     .description(
-      "Set up CrashPlan's archive keystore in your own Azure Key Vault: vault, app registration, firewall, certificate,\n" +
+      "Set up CrashPlan's archive keystore in your own Azure Key Vault: vault, app registration, firewall, certificate, " +
         "role, PFX, validation and the hand-off to CrashPlan's Migrate keystore — resumable, step by step.",
     )
     .version("0.1.0", "--version", "print the version")
@@ -70,140 +122,172 @@ export function buildProgram(): CommandTree {
     .addOption(new Option("--graph-endpoint <url>", "custom cloud: Graph endpoint").hideHelp())
     .addOption(new Option("--ca-file <file>", "custom cloud: extra CA certificate (PEM) to trust").hideHelp())
     .showSuggestionAfterError(true)
+    .configureHelp({ subcommandTerm })
     .addHelpText("after", EXIT_CODES_HELP);
   example(program, "akv-crashplan setup --sandbox", "akv-crashplan setup --resource-group rg-backup --location eastus --vault-name kv-crashplan-01", "akv-crashplan status --json");
 
   const commands: Record<string, Command> = {};
-  const add = (parent: Command, name: string, description: string, steps: readonly StepId[] = []) => {
+  // A command gets its options and help texts only when it is the one being run (commander's preSubcommand hook),
+  // so a start pays for one command's flags instead of all ~200.
+  const add = (parent: Command, name: string, description: string, spec: CommandSpec) => {
     const command = parent.command(name).description(description);
-    addInputOptions(command, inputKeysFor(steps));
+    const inputKeys = inputKeysFor(spec.steps ?? []);
+    if (inputKeys.length > 0 || spec.options) withOptions.add(command);
+    deferred.set(command, () => {
+      addInputOptions(command, inputKeys);
+      spec.options?.(command);
+      example(command, ...spec.examples);
+    });
     commands[parent === program ? name : `${parent.name()} ${name}`] = command;
     return command;
   };
+  const group = (name: string, description: string) => program.command(name).description(description).hook("preSubcommand", configureSubcommand);
+  program.hook("preSubcommand", configureSubcommand);
 
-  const setup = add(program, "setup", "run every step in order, interactively; re-run to resume", STEP_IDS)
-    .option("--from <step>", `start at this step (${STEP_IDS.join(", ")})`)
-    .option("--only <step...>", "run only these steps")
-    .option("--plan", "print what would be created or changed, then stop without changing anything")
-    .option("--recover-deleted", "recover a soft-deleted vault of that name (never purged)")
-    .option("--password-file <file>", "read the PFX password from this file (0600)")
-    .option("--password-stdin", "read the PFX password from standard input")
-    .option("--password-out <file>", "write a generated PFX password to this file (0600)")
-    .option("--confirm-backup-restore", "record that a test backup and a test restore succeeded");
-  example(
-    setup,
-    "akv-crashplan setup --sandbox",
-    "akv-crashplan setup --yes --resource-group rg-backup --location eastus --vault-name kv-crashplan-01 --crashplan-ip 203.0.113.0/24 --crashplan-ips-source 'CrashPlan KB, 2026-11'",
-    "akv-crashplan setup --plan --json",
-  );
+  add(program, "setup", "run every step in order, interactively; re-run to resume", {
+    steps: STEP_IDS,
+    options: (setup) =>
+      setup.option("--from <step>", `start at this step (${STEP_IDS.join(", ")})`)
+        .option("--only <step...>", "run only these steps")
+        .option("--plan", "print what would be created or changed, then stop without changing anything")
+        .option("--recover-deleted", "recover a soft-deleted vault of that name (never purged)")
+        .option("--password-file <file>", "read the PFX password from this file (0600)")
+        .option("--password-stdin", "read the PFX password from standard input")
+        .option("--password-out <file>", "write a generated PFX password to this file (0600)")
+        .option("--confirm-backup-restore", "record that a test backup and a test restore succeeded"),
+    examples: ["akv-crashplan setup --sandbox", "akv-crashplan setup --yes --resource-group rg-backup --location eastus --vault-name kv-crashplan-01 --crashplan-ip 203.0.113.0/24 --crashplan-ips-source 'CrashPlan KB, 2026-11'", "akv-crashplan setup --plan --json"],
+  });
 
-  const status = add(program, "status", "table of steps: done / pending / failed, with what each produced, and live facts from Azure")
-    .option("--check", "exit 0 when everything is in place and valid, 3 otherwise (for monitoring)")
-    .option("--offline", "only the local state; do not read Azure");
-  example(status, "akv-crashplan status", "akv-crashplan status --check --json");
+  add(program, "status", "table of steps: done / pending / failed, with what each produced, and live facts from Azure", {
+    options: (status) =>
+      status.option("--check", "exit 0 when everything is in place and valid, 3 otherwise (for monitoring)")
+        .option("--offline", "only the local state; do not read Azure"),
+    examples: ["akv-crashplan status", "akv-crashplan status --check --json"],
+  });
 
-  const vault = program.command("vault").description("the Key Vault (step 1)");
-  example(add(vault, "create", "step 1: create the Key Vault (RBAC, selected networks, purge protection)", ["vault"]).option("--recover-deleted", "recover a soft-deleted vault of that name (never purged)"), "akv-crashplan vault create --resource-group rg-backup --location eastus --vault-name kv-crashplan-01");
+  const vault = group("vault", "the Key Vault (step 1)");
+  add(vault, "create", "step 1: create the Key Vault (RBAC, selected networks, purge protection)", {
+    steps: ["vault"],
+    options: (create) =>
+      create.option("--recover-deleted", "recover a soft-deleted vault of that name (never purged)"),
+    examples: ["akv-crashplan vault create --resource-group rg-backup --location eastus --vault-name kv-crashplan-01"],
+  });
 
-  const app = program.command("app").description("the app registration (step 2)");
-  example(add(app, "register", "step 2: register the Entra ID application and its service principal", ["app"]), "akv-crashplan app register --app-name key-vault-crashplan");
+  const app = group("app", "the app registration (step 2)");
+  add(app, "register", "step 2: register the Entra ID application and its service principal", {
+    steps: ["app"],
+    examples: ["akv-crashplan app register --app-name key-vault-crashplan"],
+  });
 
-  const firewall = program.command("firewall").description("the vault firewall (step 3)");
-  example(
-    add(firewall, "configure", "step 3: allow CrashPlan's service addresses (and yours, temporarily) through the vault firewall", ["firewall"]),
-    "akv-crashplan firewall configure --crashplan-ip 203.0.113.0/24 --crashplan-ips-source 'CrashPlan support article, 2026-11-20' --allow-my-ip 198.51.100.23",
-  );
+  const firewall = group("firewall", "the vault firewall (step 3)");
+  add(firewall, "configure", "step 3: allow CrashPlan's service addresses (and yours, temporarily) through the vault firewall", {
+    steps: ["firewall"],
+    examples: ["akv-crashplan firewall configure --crashplan-ip 203.0.113.0/24 --crashplan-ips-source 'CrashPlan support article, 2026-11-20' --allow-my-ip 198.51.100.23"],
+  });
 
-  const cert = program.command("cert").description("the service principal's certificate (steps 4 and 5)");
-  example(add(cert, "generate", "step 4: generate a self-signed RSA certificate and key (service-principal.crt/.key)", ["cert"]).option("--force", "overwrite an existing key that was never uploaded"), "akv-crashplan cert generate --key-size 4096 --days 365");
-  example(
-    add(cert, "import", "step 4, bring your own: import a certificate and key (PEM, DER + key, or PFX)", ["cert"])
-      .option("--cert <file>", "certificate file (PEM or DER), or a PEM holding both")
-      .option("--key <file>", "private key file (PEM, PKCS#1 or PKCS#8)")
-      .option("--pfx <file>", "PFX/P12 holding key and certificate")
-      .option("--passphrase-file <file>", "passphrase of an encrypted key or of the PFX (read from a file)")
-      .option("--passphrase-stdin", "read that passphrase from standard input")
-      .option("--force", "replace an existing key that was never uploaded"),
-    "akv-crashplan cert import --cert my.crt --key my.key",
-  );
-  example(add(cert, "show", "show the certificate: subject, validity, thumbprints, whether it is uploaded"), "akv-crashplan cert show --json");
-  example(add(cert, "upload", "step 5: add the certificate to the app registration, keeping existing credentials", ["upload"]), "akv-crashplan cert upload");
-  example(
-    add(cert, "rotate", "replace the certificate without downtime: new beside old, validate, hand over, then remove the old", ["cert", "pfx"])
-      .option("--finish", "after CrashPlan uses the new PFX: validate again and remove the old credential")
-      .option("--cert <file>", "bring the new certificate instead of generating one (PEM or DER, or a PEM with both)")
-      .option("--key <file>", "its private key (PEM, PKCS#1 or PKCS#8)")
-      .option("--pfx <file>", "or a PFX/P12 holding both")
-      .option("--passphrase-file <file>", "passphrase of that key or PFX (read from a file)")
-      .option("--passphrase-stdin", "read that passphrase from standard input")
-      .option("--password-file <file>", "PFX password from a file")
-      .option("--password-stdin", "PFX password from standard input")
-      .option("--password-out <file>", "write a generated PFX password to this file (0600)"),
-    "akv-crashplan cert rotate",
-    "akv-crashplan cert rotate --cert new.crt --key new.key",
-    "akv-crashplan cert rotate --finish",
-  );
+  const cert = group("cert", "the service principal's certificate (steps 4 and 5)");
+  add(cert, "generate", "step 4: generate a self-signed RSA certificate and key (service-principal.crt/.key)", {
+    steps: ["cert"],
+    options: (generate) =>
+      generate.option("--force", "overwrite an existing key that was never uploaded"),
+    examples: ["akv-crashplan cert generate --key-size 4096 --days 365"],
+  });
+  add(cert, "import", "step 4, bring your own: import a certificate and key (PEM, DER + key, or PFX)", {
+    steps: ["cert"],
+    options: (certImport) =>
+      certImport.option("--cert <file>", "certificate file (PEM or DER), or a PEM holding both")
+        .option("--key <file>", "private key file (PEM, PKCS#1 or PKCS#8)")
+        .option("--pfx <file>", "PFX/P12 holding key and certificate")
+        .option("--passphrase-file <file>", "passphrase of an encrypted key or of the PFX (read from a file)")
+        .option("--passphrase-stdin", "read that passphrase from standard input")
+        .option("--force", "replace an existing key that was never uploaded"),
+    examples: ["akv-crashplan cert import --cert my.crt --key my.key"],
+  });
+  add(cert, "show", "show the certificate: subject, validity, thumbprints, whether it is uploaded", {
+    examples: ["akv-crashplan cert show --json"],
+  });
+  add(cert, "upload", "step 5: add the certificate to the app registration, keeping existing credentials", {
+    steps: ["upload"],
+    examples: ["akv-crashplan cert upload"],
+  });
+  add(cert, "rotate", "replace the certificate without downtime: new beside old, validate, hand over, then remove the old", {
+    steps: ["cert", "pfx"],
+    options: (rotate) =>
+      rotate.option("--finish", "after CrashPlan uses the new PFX: validate again and remove the old credential")
+        .option("--cert <file>", "bring the new certificate instead of generating one (PEM or DER, or a PEM with both)")
+        .option("--key <file>", "its private key (PEM, PKCS#1 or PKCS#8)")
+        .option("--pfx <file>", "or a PFX/P12 holding both")
+        .option("--passphrase-file <file>", "passphrase of that key or PFX (read from a file)")
+        .option("--passphrase-stdin", "read that passphrase from standard input")
+        .option("--password-file <file>", "PFX password from a file")
+        .option("--password-stdin", "PFX password from standard input")
+        .option("--password-out <file>", "write a generated PFX password to this file (0600)"),
+    examples: ["akv-crashplan cert rotate", "akv-crashplan cert rotate --cert new.crt --key new.key", "akv-crashplan cert rotate --finish"],
+  });
 
-  example(add(program, "grant", "step 6: give the service principal 'Key Vault Secrets Officer' on the vault only", ["grant"]), "akv-crashplan grant");
+  add(program, "grant", "step 6: give the service principal 'Key Vault Secrets Officer' on the vault only", {
+    steps: ["grant"],
+    examples: ["akv-crashplan grant"],
+  });
 
-  const pfx = program.command("pfx").description("the PFX for CrashPlan (step 7)");
-  example(
-    add(pfx, "export", "step 7: write service-principal.pfx (key + certificate) with a strong password", ["pfx"])
-      .option("--password-file <file>", "read the password from a file instead of generating one")
-      .option("--password-stdin", "read the password from standard input")
-      .option("--password-out <file>", "write a generated password to this file (0600) for your password manager")
-      .option("--force", "export again (a new PFX and password) although it was exported before")
-      .addHelpText(
-        "after",
-        "\nCipher: 3des (default) is PBE-SHA1-3DES with a SHA-1 MAC, readable by every Java release CrashPlan may run,\n" +
-          "including Java 8. aes256 is PBES2/AES-256-CBC with SHA-256, what OpenSSL 3 writes; older Java cannot read it.\n" +
-          "Passwords are never taken as arguments: generated (shown once), typed at a masked prompt, or read from a file/stdin.\n",
-      ),
-    "akv-crashplan pfx export",
-    "akv-crashplan pfx export --pfx-cipher aes256 --password-file ./pfx-password.txt",
-  );
+  const pfx = group("pfx", "the PFX for CrashPlan (step 7)");
+  add(pfx, "export", "step 7: write service-principal.pfx (key + certificate) with a strong password", {
+    steps: ["pfx"],
+    options: (pfxExport) =>
+      pfxExport.option("--password-file <file>", "read the password from a file instead of generating one")
+        .option("--password-stdin", "read the password from standard input")
+        .option("--password-out <file>", "write a generated password to this file (0600) for your password manager")
+        .option("--force", "export again (a new PFX and password) although it was exported before")
+        .addHelpText(
+          "after",
+          "\nCipher: 3des (default) is PBE-SHA1-3DES with a SHA-1 MAC, readable by every Java release CrashPlan may run,\n" +
+            "including Java 8. aes256 is PBES2/AES-256-CBC with SHA-256, what OpenSSL 3 writes; older Java cannot read it.\n" +
+            "Passwords are never taken as arguments: generated (shown once), typed at a masked prompt, or read from a file/stdin.\n",
+        ),
+    examples: ["akv-crashplan pfx export", "akv-crashplan pfx export --pfx-cipher aes256 --password-file ./pfx-password.txt"],
+  });
 
-  example(
-    add(program, "validate", "step 8: sign in as the service principal with the certificate and the PFX; write and read a probe secret", ["validate"]).option(
-      "--password-file <file>",
-      "PFX password, when it was not generated in this run",
-    ).option("--password-stdin", "PFX password from standard input"),
-    "akv-crashplan validate --wait 15m",
-  );
+  add(program, "validate", "step 8: sign in as the service principal with the certificate and the PFX; write and read a probe secret", {
+    steps: ["validate"],
+    options: (validate) =>
+      validate.option("--password-file <file>", "PFX password, when it was not generated in this run").option("--password-stdin", "PFX password from standard input"),
+    examples: ["akv-crashplan validate --wait 15m"],
+  });
 
-  example(
-    add(program, "migrate", "step 9: hand-off for CrashPlan's Migrate keystore, then verify the keys arrived", ["migrate"])
-      .option("--verify", "check that CrashPlan's keystore entries are in the vault")
-      .option("--confirm-backup-restore", "record that a test backup and a test restore succeeded"),
-    "akv-crashplan migrate",
-    "akv-crashplan migrate --verify --json",
-  );
+  add(program, "migrate", "step 9: hand-off for CrashPlan's Migrate keystore, then verify the keys arrived", {
+    steps: ["migrate"],
+    options: (migrate) =>
+      migrate.option("--verify", "check that CrashPlan's keystore entries are in the vault")
+        .option("--confirm-backup-restore", "record that a test backup and a test restore succeeded"),
+    examples: ["akv-crashplan migrate", "akv-crashplan migrate --verify --json"],
+  });
 
-  example(add(program, "doctor", "preflight before setup, health check after: each item ok / warn / fail with the fix"), "akv-crashplan doctor");
-  example(
-    add(program, "teardown", "undo what setup created, newest first (vault soft-deleted; purge only with --purge)")
-      .option("--purge", "also purge the soft-deleted vault (asks you to type its name)")
-      .option("--delete-files", "also delete the local key, certificate and PFX")
-      .option("--force", "even while CrashPlan keys are in the vault (makes backups unrecoverable)"),
-    "akv-crashplan teardown",
-  );
+  add(program, "doctor", "preflight before setup, health check after: each item ok / warn / fail with the fix", {
+    examples: ["akv-crashplan doctor"],
+  });
+  add(program, "teardown", "undo what setup created, newest first (vault soft-deleted; purge only with --purge)", {
+    options: (teardown) =>
+      teardown.option("--purge", "also purge the soft-deleted vault (asks you to type its name)")
+        .option("--delete-files", "also delete the local key, certificate and PFX")
+        .option("--force", "even while CrashPlan keys are in the vault (makes backups unrecoverable)"),
+    examples: ["akv-crashplan teardown"],
+  });
 
-  const sandbox = program.command("sandbox").description("the built-in local emulator of Azure");
-  example(
-    add(sandbox, "start", "run the sandbox as a server and print its endpoints, CA file and credentials")
-      .option("--port <port>", "first port to listen on (0 = any free port)", "0")
-      .option("--data <dir>", "folder for the sandbox's data (default <workdir>/sandbox)"),
-    "akv-crashplan sandbox start --port 8443",
-  );
-  example(
-    add(sandbox, "crashplan-migrate", "play CrashPlan's Migrate keystore against the sandbox with a PFX")
-      .requiredOption("--vault-url <url>", "the Vault URL as given to CrashPlan")
-      .requiredOption("--pfx <file>", "the PFX")
-      .option("--password-file <file>", "PFX password from a file")
-      .option("--password-stdin", "PFX password from standard input")
-      .option("--client-id <id>", "application (client) id; found from the certificate when omitted"),
-    "akv-crashplan sandbox crashplan-migrate --sandbox --vault-url https://localhost:50123 --pfx akv-crashplan/service-principal.pfx --password-file pw.txt",
-  );
+  const sandbox = group("sandbox", "the built-in local emulator of Azure");
+  add(sandbox, "start", "run the sandbox as a server and print its endpoints, CA file and credentials", {
+    options: (start) =>
+      start.option("--port <port>", "first port to listen on (0 = any free port)", "0").option("--data <dir>", "folder for the sandbox's data (default <workdir>/sandbox)"),
+    examples: ["akv-crashplan sandbox start --port 8443"],
+  });
+  add(sandbox, "crashplan-migrate", "play CrashPlan's Migrate keystore against the sandbox with a PFX", {
+    options: (migrate) =>
+      migrate.requiredOption("--vault-url <url>", "the Vault URL as given to CrashPlan")
+        .requiredOption("--pfx <file>", "the PFX")
+        .option("--password-file <file>", "PFX password from a file")
+        .option("--password-stdin", "PFX password from standard input")
+        .option("--client-id <id>", "application (client) id; found from the certificate when omitted"),
+    examples: ["akv-crashplan sandbox crashplan-migrate --sandbox --vault-url https://localhost:50123 --pfx akv-crashplan/service-principal.pfx --password-file pw.txt"],
+  });
 
   return { program, commands };
 }

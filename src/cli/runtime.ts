@@ -1,5 +1,4 @@
-import { appendFileSync, mkdirSync, chmodSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { appendFileSync, mkdirSync, chmodSync, promises as fs } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import type { AzureServices, CloudProfile } from "../azure/services.js";
@@ -17,6 +16,8 @@ export interface Io {
   stderr: Writable & { isTTY?: boolean };
   env: Record<string, string | undefined>;
   cwd: string;
+  /** Whether a standard stream is a terminal, answered without creating the stream (see main.ts). */
+  isTerminal(stream: "stdin" | "stderr"): boolean;
   /** Tests inject a scripted prompter. */
   prompter?: Prompter;
 }
@@ -67,10 +68,24 @@ export class Runtime {
     this.globals = globals;
     this.workdir = resolve(io.cwd, globals.workdir ?? io.env.AKV_CRASHPLAN_WORKDIR ?? "akv-crashplan");
     this.ui = new Ui({
-      stdin: io.stdin,
-      stdout: io.stdout,
-      stderr: io.stderr,
-      facts: { stdinIsTTY: Boolean(io.stdin.isTTY), stderrIsTTY: Boolean(io.stderr.isTTY), env: io.env },
+      get stdin() {
+        return io.stdin;
+      },
+      get stdout() {
+        return io.stdout;
+      },
+      get stderr() {
+        return io.stderr;
+      },
+      facts: {
+        get stdinIsTTY() {
+          return io.isTerminal("stdin");
+        },
+        get stderrIsTTY() {
+          return io.isTerminal("stderr");
+        },
+        env: io.env,
+      },
       json: Boolean(globals.json),
       nonInteractive: Boolean(globals.nonInteractive),
       noColor: globals.color === false,
@@ -234,7 +249,7 @@ async function cloudFromFlags(rt: Runtime, env: Record<string, string | undefine
     ].filter(([, v]) => !v).map(([k]) => k);
     if (missing.length > 0) throw AkvError.usage(`A custom cloud needs all of --authority-host, --arm-endpoint and --graph-endpoint; missing ${missing.join(", ")}.`);
     const caFile = rt.globals.caFile ?? env.AKV_CRASHPLAN_CA_FILE;
-    const caPem = caFile ? await readFile(resolve(rt.io.cwd, caFile), "utf8").catch(() => {
+    const caPem = caFile ? await fs.readFile(resolve(rt.io.cwd, caFile), "utf8").catch(() => {
       throw AkvError.usage(`The CA file ${caFile} (--ca-file) cannot be read.`);
     }) : undefined;
     if (caPem) {

@@ -21,7 +21,8 @@ export class StateSession {
     const clock = options.now ?? (() => new Date());
     const lock = options.lock ? await acquireStateLock(workdir, options.command) : undefined;
     try {
-      const { state, existed } = await loadState(workdir, clock());
+      // Without the lock the session cannot save (see save()), so a missing state needs no real lineage.
+      const { state, existed } = await loadState(workdir, clock(), options.lock ? undefined : () => "unsaved");
       const session = new StateSession(workdir, state, existed, lock, clock);
       const previous = state.workdir;
       if (previous && previous !== workdir) {

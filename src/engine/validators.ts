@@ -1,4 +1,7 @@
-import { isIPv4, isIPv6 } from "node:net";
+// node:net is fetched on first use: loading it costs about 2 ms of every start, --help included.
+const net = () => process.getBuiltinModule("node:net");
+const isIPv4 = (text: string) => net().isIPv4(text);
+const isIPv6 = (text: string) => net().isIPv6(text);
 
 /** Each validator returns undefined when the value is fine, or the rule it breaks, in words. */
 export type Validator<T = string> = (value: T) => string | undefined;

@@ -1,8 +1,10 @@
-import { randomBytes } from "node:crypto";
-import { link, open, readFile, readdir, unlink, mkdir, rename } from "node:fs/promises";
+// node:fs/promises is reached through fs.promises so that it loads on first use, not with this module.
+import { promises as fs } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { AkvError } from "../errors.js";
+// node:crypto takes ~3 ms to load; only taking the lock needs it, so fetch it then.
+const randomBytes = (size: number) => process.getBuiltinModule("node:crypto").randomBytes(size);
 
 export const LOCK_FILE_NAME = "state.lock";
 
@@ -34,7 +36,7 @@ function processIsAlive(pid: number): boolean {
  * and a lock left by a killed process on this host is recognised at once.
  */
 export async function acquireStateLock(workdir: string, command: string): Promise<StateLock> {
-  await mkdir(workdir, { recursive: true, mode: 0o700 });
+  await fs.mkdir(workdir, { recursive: true, mode: 0o700 });
   const path = join(workdir, LOCK_FILE_NAME);
   const me: LockOwner = { pid: process.pid, hostname: hostname(), command, since: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -47,8 +49,8 @@ export async function acquireStateLock(workdir: string, command: string): Promis
       // Stale: move it aside atomically so two runs taking over at once cannot both win.
       const aside = `${path}.stale.${process.pid}`;
       try {
-        await rename(path, aside);
-        await unlink(aside).catch(() => undefined);
+        await fs.rename(path, aside);
+        await fs.unlink(aside).catch(() => undefined);
       } catch {
         // someone else took it over first; loop and see
       }
@@ -88,7 +90,7 @@ async function createLockFile(path: string, me: LockOwner): Promise<boolean> {
   const content = JSON.stringify(me) + "\n";
   const temp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
-    const handle = await open(temp, "wx", 0o600);
+    const handle = await fs.open(temp, "wx", 0o600);
     try {
       await handle.writeFile(content);
       await handle.sync();
@@ -96,7 +98,7 @@ async function createLockFile(path: string, me: LockOwner): Promise<boolean> {
       await handle.close();
     }
     try {
-      await link(temp, path);
+      await fs.link(temp, path);
       return true;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -104,10 +106,10 @@ async function createLockFile(path: string, me: LockOwner): Promise<boolean> {
       if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw error;
     }
   } finally {
-    await unlink(temp).catch(() => undefined);
+    await fs.unlink(temp).catch(() => undefined);
   }
   try {
-    const handle = await open(path, "wx", 0o600);
+    const handle = await fs.open(path, "wx", 0o600);
     await handle.writeFile(content);
     await handle.sync();
     await handle.close();
@@ -124,17 +126,17 @@ async function createLockFile(path: string, me: LockOwner): Promise<boolean> {
  * dead process what a killed acquire left. Both are removed (best effort).
  */
 async function removeLeftovers(workdir: string): Promise<void> {
-  const names = await readdir(workdir).catch(() => [] as string[]);
+  const names = await fs.readdir(workdir).catch(() => [] as string[]);
   for (const name of names) {
     const lockTemp = /^state\.lock\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
     const writeTemp = /^\..+\.[0-9a-f]{8,12}\.tmp$/.test(name);
-    if (writeTemp || (lockTemp && !processIsAlive(Number(lockTemp[1])))) await unlink(join(workdir, name)).catch(() => undefined);
+    if (writeTemp || (lockTemp && !processIsAlive(Number(lockTemp[1])))) await fs.unlink(join(workdir, name)).catch(() => undefined);
   }
 }
 
 async function readOwner(path: string): Promise<LockOwner | undefined> {
   try {
-    const parsed = JSON.parse(await readFile(path, "utf8")) as Partial<LockOwner>;
+    const parsed = JSON.parse(await fs.readFile(path, "utf8")) as Partial<LockOwner>;
     if (typeof parsed.pid === "number" && typeof parsed.hostname === "string") {
       return { pid: parsed.pid, hostname: parsed.hostname, command: String(parsed.command ?? "?"), since: String(parsed.since ?? "?") };
     }
@@ -150,7 +152,7 @@ function makeLock(path: string): StateLock {
     async release() {
       if (released) return;
       released = true;
-      await unlink(path).catch(() => undefined);
+      await fs.unlink(path).catch(() => undefined);
     },
     releaseSync() {
       if (released) return;

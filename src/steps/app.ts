@@ -1,3 +1,4 @@
+import { STEP_TITLES, stepNumber } from "../state/step-ids.js";
 import { AkvError } from "../errors.js";
 import type { Step, StepContext } from "../engine/step.js";
 import type { ApplicationInfo, ServicePrincipalInfo } from "../azure/services.js";
@@ -7,8 +8,8 @@ const REPLICATION_TIMEOUT_MS = 120_000;
 
 export const appStep: Step = {
   id: "app",
-  number: 2,
-  title: "Register the app",
+  number: stepNumber("app"),
+  title: STEP_TITLES.app,
   explanation:
     "CrashPlan signs in to your vault as an application of your own directory (a service principal), with a certificate\n" +
     "rather than a password. This creates the single-tenant app registration and its service principal.",

@@ -1,3 +1,4 @@
+import { STEP_TITLES, stepNumber } from "../state/step-ids.js";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { AkvError } from "../errors.js";
@@ -53,8 +54,8 @@ function generationRequest(ctx: StepContext) {
 
 export const certStep: Step = {
   id: "cert",
-  number: 4,
-  title: "Generate the certificate",
+  number: stepNumber("cert"),
+  title: STEP_TITLES.cert,
   explanation:
     "The service principal proves who it is with a certificate: a private key that stays with you (and, inside the PFX,\n" +
     "with CrashPlan) and a public certificate that the app registration gets. This makes a self-signed RSA certificate.",

@@ -1,3 +1,4 @@
+import { STEP_TITLES, stepNumber } from "../state/step-ids.js";
 import { readFile } from "node:fs/promises";
 import { AkvError } from "../errors.js";
 import type { Step, StepContext } from "../engine/step.js";
@@ -58,8 +59,8 @@ export function temporaryRuleOf(ctx: Pick<StepContext, "inputs">): string | unde
 
 export const firewallStep: Step = {
   id: "firewall",
-  number: 3,
-  title: "Configure the firewall",
+  number: stepNumber("firewall"),
+  title: STEP_TITLES.firewall,
   explanation:
     "The vault only accepts the networks you list. CrashPlan's service addresses (from CrashPlan's own documentation) are\n" +
     "added for good; this machine's address is added temporarily so the validation step can reach the vault, then removed.",

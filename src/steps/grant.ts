@@ -1,3 +1,4 @@
+import { STEP_TITLES, stepNumber } from "../state/step-ids.js";
 import { AkvError } from "../errors.js";
 import type { Step } from "../engine/step.js";
 import { deterministicGuid, hasCode, requireOutput, retryWhile } from "./shared.js";
@@ -36,8 +37,8 @@ export function resolveRole(name: string): { roleId: string; roleName: string; w
 
 export const grantStep: Step = {
   id: "grant",
-  number: 6,
-  title: "Grant permissions",
+  number: stepNumber("grant"),
+  title: STEP_TITLES.grant,
   explanation:
     "The service principal gets the role Key Vault Secrets Officer on this vault only (not the resource group or the\n" +
     "subscription): it can write and read CrashPlan's keystore secrets there, and nothing else.",

@@ -1,3 +1,4 @@
+import { STEP_TITLES, stepNumber } from "../state/step-ids.js";
 import { join } from "node:path";
 import type { Step, StepContext } from "../engine/step.js";
 import { writeFileAtomic } from "../state/atomic-file.js";
@@ -25,8 +26,8 @@ export async function verifyKeystore(ctx: StepContext): Promise<{ entries: numbe
 
 export const migrateStep: Step = {
   id: "migrate",
-  number: 9,
-  title: "Migrate the keys",
+  number: stepNumber("migrate"),
+  title: STEP_TITLES.migrate,
   explanation:
     "CrashPlan moves its keystore into the vault when you run Migrate keystore in its console. This gives you exactly what\n" +
     "the console asks for, then checks that the keystore entries arrived.",

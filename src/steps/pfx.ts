@@ -1,3 +1,4 @@
+import { STEP_TITLES, stepNumber } from "../state/step-ids.js";
 import { readFile, unlink } from "node:fs/promises";
 import { resolve } from "node:path";
 import { AkvError } from "../errors.js";
@@ -66,8 +67,8 @@ async function choosePassword(ctx: StepContext): Promise<{ password: string; gen
 
 export const pfxStep: Step = {
   id: "pfx",
-  number: 7,
-  title: "Export the PFX",
+  number: stepNumber("pfx"),
+  title: STEP_TITLES.pfx,
   explanation:
     "CrashPlan receives the key and certificate as one password-protected PFX file. The default encryption (3DES) is the\n" +
     "one every Java release reads, including Java 8; the file is read back and checked before it is handed over.",

@@ -1,3 +1,4 @@
+import { STEP_TITLES, stepNumber } from "../state/step-ids.js";
 import { readFile } from "node:fs/promises";
 import { AkvError } from "../errors.js";
 import type { Step, StepContext } from "../engine/step.js";
@@ -29,8 +30,8 @@ async function readApplication(ctx: StepContext, objectId: string): Promise<Appl
 
 export const uploadStep: Step = {
   id: "upload",
-  number: 5,
-  title: "Upload the certificate",
+  number: stepNumber("upload"),
+  title: STEP_TITLES.upload,
   explanation:
     "The app registration learns the certificate's public half, so Entra ID accepts sign-ins signed with its key. The\n" +
     "credentials already on the app are kept: Graph replaces the whole list, so the full list is written back.",

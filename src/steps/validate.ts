@@ -1,3 +1,4 @@
+import { STEP_TITLES, stepNumber } from "../state/step-ids.js";
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { AkvError, isAkvError } from "../errors.js";
@@ -87,8 +88,8 @@ interface ProbeResult {
 
 export const validateStep: Step = {
   id: "validate",
-  number: 8,
-  title: "Validate the connection",
+  number: stepNumber("validate"),
+  title: STEP_TITLES.validate,
   explanation:
     "Proves the whole chain before CrashPlan depends on it: sign in as the service principal with the certificate, and\n" +
     "again from the PFX CrashPlan will get; write a probe secret, read it back, delete it. Role assignments can take\n" +

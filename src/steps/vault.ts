@@ -1,3 +1,4 @@
+import { STEP_TITLES, stepNumber } from "../state/step-ids.js";
 import { AkvError } from "../errors.js";
 import type { Step, StepContext } from "../engine/step.js";
 import type { NetworkRules, VaultInfo } from "../azure/services.js";
@@ -25,8 +26,8 @@ function isOurs(vault: VaultInfo, lineage: string): boolean {
 
 export const vaultStep: Step = {
   id: "vault",
-  number: 1,
-  title: "Create the Key Vault",
+  number: stepNumber("vault"),
+  title: STEP_TITLES.vault,
   explanation:
     "CrashPlan keeps its archive-encryption keystore as secrets in this vault. It is created in RBAC mode (access by role\n" +
     "assignment, not access policies), with soft delete and purge protection (a lost keystore makes backups unrecoverable),\n" +

@@ -1,4 +1,7 @@
-/** Decided once, here: whether we may prompt, and whether we may colour and animate. */
+/**
+ * Decided once, here: whether we may prompt, and whether we may colour and animate. The environment is looked at
+ * before the TTY facts, which the CLI answers lazily (asking loads Node's tty module).
+ */
 export interface TerminalFacts {
   stdinIsTTY: boolean;
   stderrIsTTY: boolean;
@@ -20,5 +23,5 @@ export function canColour(facts: TerminalFacts, noColourFlag: boolean): boolean 
 }
 
 export function canAnimate(facts: TerminalFacts, colour: boolean): boolean {
-  return facts.stderrIsTTY && facts.env.TERM !== "dumb" && colour;
+  return colour && facts.env.TERM !== "dumb" && facts.stderrIsTTY;
 }

@@ -32,34 +32,49 @@ export function formatElapsed(ms: number): string {
 
 /** The only door to the terminal: colour, prompts, spinners and redaction are decided here once. */
 export class Ui {
-  readonly interactive: boolean;
   readonly json: boolean;
   readonly verbose: boolean;
   readonly colour: boolean;
   readonly animate: boolean;
   readonly c: ChalkInstance;
   readonly redactor = new Redactor();
-  readonly prompt: Prompter;
   readonly warnings: string[] = [];
-  readonly stdin: Readable;
-  readonly stderrIsTTY: boolean;
-  private readonly stdout: Writable;
-  private readonly stderr: Writable;
   private readonly logSink: ((line: string) => void) | undefined;
 
-  constructor(options: UiOptions) {
-    this.interactive = canPrompt(options.facts, options.nonInteractive);
+  // The streams and terminal facts are read on use, not here: creating process.stdin or .stderr, or asking
+  // whether one is a terminal, loads Node's stream and tty modules (~5 ms), which a `status` piped to a file
+  // never needs.
+  constructor(private readonly options: UiOptions) {
     this.json = options.json;
     this.verbose = options.verbose;
     this.colour = canColour(options.facts, options.noColor);
     this.animate = canAnimate(options.facts, this.colour);
     this.c = this.colour ? colours() : plain;
-    this.stdin = options.stdin;
-    this.stderrIsTTY = options.facts.stderrIsTTY;
-    this.stdout = options.stdout;
-    this.stderr = options.stderr;
     this.logSink = options.logSink;
-    this.prompt = this.interactive ? this.pauseSpinnerWhileAsking(options.prompter ?? inquirerPrompter(options.stdin, options.stderr)) : noPrompter;
+  }
+
+  private interactiveAnswer: boolean | undefined;
+  get interactive(): boolean {
+    return (this.interactiveAnswer ??= canPrompt(this.options.facts, this.options.nonInteractive));
+  }
+  private prompter: Prompter | undefined;
+  get prompt(): Prompter {
+    return (this.prompter ??= this.interactive
+      ? this.pauseSpinnerWhileAsking(this.options.prompter ?? inquirerPrompter(this.options.stdin, this.options.stderr))
+      : noPrompter);
+  }
+
+  get stdin(): Readable {
+    return this.options.stdin;
+  }
+  get stderrIsTTY(): boolean {
+    return this.options.facts.stderrIsTTY;
+  }
+  private get stdout(): Writable {
+    return this.options.stdout;
+  }
+  private get stderr(): Writable {
+    return this.options.stderr;
   }
 
   /** A spinner redrawing its line would scribble over a question asked in the middle of a wait. */

@@ -1,11 +1,6 @@
-import { StateSession } from "../../engine/session.js";
-import { STEP_IDS, type StepId } from "../../state/step-ids.js";
-import { ALL_STEPS } from "../../steps/index.js";
-import { handoffFromState } from "../../steps/handoff.js";
-import { stepContext } from "../../engine/runner.js";
-import { ResolvedInputs } from "../../engine/resolve.js";
+import type { StateSession } from "../../engine/session.js";
+import { STEP_IDS, STEP_TITLES, stepNumber, type StepId } from "../../state/step-ids.js";
 import { isAkvError } from "../../errors.js";
-import { credentialThumbprint } from "../../steps/shared.js";
 import type { Runtime } from "../runtime.js";
 import type { AzureServices } from "../../azure/services.js";
 
@@ -34,7 +29,13 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
   const anyDone = STEP_IDS.some((id) => session.step(id).status === "done");
   let credential: { endDateTime: string; daysLeft: number } | undefined;
   if (!flags.offline && anyDone) {
-    const azure = await rt.azure();
+    // The steps (and through them the SDK adapters) load only when there is something in Azure to look at.
+    const [{ ALL_STEPS }, { stepContext }, { ResolvedInputs }, azure] = await Promise.all([
+      import("../../steps/index.js"),
+      import("../../engine/runner.js"),
+      import("../../engine/resolve.js"),
+      rt.azure(),
+    ]);
     const options = {
       session, steps: ALL_STEPS, selected: [...STEP_IDS], inputs: new ResolvedInputs(new Map()), azure, ui, yes: false,
       sleep: async () => undefined, flags: {}, secrets: new Map<string, string>(),
@@ -53,13 +54,13 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
   }
   const certOut = session.step("cert").outputs;
   const daysLeft = typeof certOut.notAfter === "string" ? Math.ceil((Date.parse(certOut.notAfter) - Date.now()) / 86_400_000) : undefined;
-  const steps = ALL_STEPS.map((step) => {
-    const record = session.step(step.id);
-    const fact = facts.find((f) => f.step === step.id);
+  const steps = STEP_IDS.map((id) => {
+    const record = session.step(id);
+    const fact = facts.find((f) => f.step === id);
     return {
-      id: step.id,
-      number: step.number,
-      title: step.title,
+      id,
+      number: stepNumber(id),
+      title: STEP_TITLES[id],
       status: record.status,
       startedAt: record.startedAt ?? null,
       finishedAt: record.finishedAt ?? null,
@@ -99,7 +100,7 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
       credentialDaysLeft: credential?.daysLeft ?? null,
       rotation: session.state.operations.rotation ?? null,
       lastValidation: session.step("validate").outputs.validatedAt ?? null,
-      handoff: handoffFromState(session.state, rt.workdir) ?? null,
+      handoff: session.existed ? ((await import("../../steps/handoff.js")).handoffFromState(session.state, rt.workdir) ?? null) : null,
       healthy,
       problems,
     });
@@ -130,7 +131,7 @@ async function credentialInAzure(azure: AzureServices, session: StateSession): P
   const objectId = session.step("app").outputs.appObjectId;
   const thumbprint = session.step("upload").outputs.thumbprint;
   if (session.step("upload").status !== "done" || typeof objectId !== "string" || typeof thumbprint !== "string") return undefined;
-  const app = await azure.directory.getApplication(objectId);
+  const [{ credentialThumbprint }, app] = await Promise.all([import("../../steps/shared.js"), azure.directory.getApplication(objectId)]);
   const ours = app?.keyCredentials.find((c) => credentialThumbprint(c) === thumbprint.toUpperCase());
   if (!ours?.endDateTime) return undefined;
   return { endDateTime: ours.endDateTime, daysLeft: Math.floor((Date.parse(ours.endDateTime) - Date.now()) / 86_400_000) };
