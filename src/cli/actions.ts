@@ -8,26 +8,13 @@ const runSteps = () => import("./commands/run-steps.js");
 type MakeRuntime = (command: Command) => Promise<Runtime>;
 type SetExit = (code: number) => void;
 
-function find(program: Command, path: string): Command {
-  let current: Command | undefined = program;
-  for (const part of path.split(" ")) current = current?.commands.find((c) => c.name() === part);
-  if (!current) throw new Error(`internal: no command ${path}`);
-  return current;
-}
+type Handler = (rt: Runtime, flags: Record<string, unknown>, command: Command) => Promise<number>;
+
+const single = (path: string, id: StepId): Handler => async (rt, flags) => (await runSteps()).runStepsCommand(rt, { command: path, ids: [id], flags });
 
 /** Commands are thin: they turn flags into a request and return an exit code. */
-export function attachActions(program: Command, makeRuntime: MakeRuntime, setExit: SetExit): void {
-  const on = (path: string, handler: (rt: Runtime, flags: Record<string, unknown>, command: Command) => Promise<number>) => {
-    find(program, path).action(async (...args: unknown[]) => {
-      const command = args[args.length - 1] as Command;
-      const flags = command.opts();
-      setExit(await handler(await makeRuntime(command), flags, command));
-    });
-  };
-  const single = (path: string, id: StepId) =>
-    on(path, async (rt, flags) => (await runSteps()).runStepsCommand(rt, { command: path, ids: [id], flags }));
-
-  on("setup", async (rt, flags) => {
+const HANDLERS: Record<string, Handler> = {
+  setup: async (rt, flags) => {
     const { runStepsCommand, selectSetupSteps } = await runSteps();
     return runStepsCommand(rt, {
       command: "setup",
@@ -37,22 +24,34 @@ export function attachActions(program: Command, makeRuntime: MakeRuntime, setExi
       wizard: true,
       confirmPlan: true,
     });
+  },
+  status: async (rt, flags) => (await import("./commands/status.js")).statusCommand(rt, flags),
+  "vault create": single("vault create", "vault"),
+  "app register": single("app register", "app"),
+  "firewall configure": single("firewall configure", "firewall"),
+  "cert generate": single("cert generate", "cert"),
+  "cert upload": single("cert upload", "upload"),
+  grant: single("grant", "grant"),
+  "pfx export": single("pfx export", "pfx"),
+  validate: single("validate", "validate"),
+  migrate: single("migrate", "migrate"),
+  doctor: async (rt) => (await import("./commands/doctor.js")).doctorCommand(rt),
+  teardown: async (rt, flags) => (await import("./commands/teardown.js")).teardownCommand(rt, flags),
+  "cert rotate": async (rt, flags) => (await import("./commands/rotate.js")).rotateCommand(rt, flags),
+  "cert import": async (rt, flags) => (await import("./commands/cert-import.js")).certImportCommand(rt, flags),
+  "cert show": async (rt) => (await import("./commands/cert-show.js")).certShowCommand(rt),
+  "sandbox start": async (rt, flags) => (await import("./commands/sandbox.js")).sandboxStartCommand(rt, flags),
+  "sandbox crashplan-migrate": async (rt, flags) => (await import("./commands/sandbox.js")).crashplanMigrateCommand(rt, flags),
+};
+
+/** Gives the command at `path` its action; every runnable command of program.ts has one. */
+export function attachAction(command: Command, path: string, makeRuntime: MakeRuntime, setExit: SetExit): void {
+  const handler = HANDLERS[path];
+  if (!handler) throw new Error(`internal: no action for the command "${path}"`);
+  command.action(async (...args: unknown[]) => {
+    const invoked = args[args.length - 1] as Command;
+    setExit(await handler(await makeRuntime(invoked), invoked.opts(), invoked));
   });
-  on("status", async (rt, flags) => (await import("./commands/status.js")).statusCommand(rt, flags));
-  single("vault create", "vault");
-  single("app register", "app");
-  single("firewall configure", "firewall");
-  single("cert generate", "cert");
-  single("cert upload", "upload");
-  single("grant", "grant");
-  single("pfx export", "pfx");
-  single("validate", "validate");
-  single("migrate", "migrate");
-  on("doctor", async (rt) => (await import("./commands/doctor.js")).doctorCommand(rt));
-  on("teardown", async (rt, flags) => (await import("./commands/teardown.js")).teardownCommand(rt, flags));
-  on("cert rotate", async (rt, flags) => (await import("./commands/rotate.js")).rotateCommand(rt, flags));
-  on("cert import", async (rt, flags) => (await import("./commands/cert-import.js")).certImportCommand(rt, flags));
-  on("cert show", async (rt) => (await import("./commands/cert-show.js")).certShowCommand(rt));
-  on("sandbox start", async (rt, flags) => (await import("./commands/sandbox.js")).sandboxStartCommand(rt, flags));
-  on("sandbox crashplan-migrate", async (rt, flags) => (await import("./commands/sandbox.js")).crashplanMigrateCommand(rt, flags));
 }
+
+export const COMMANDS_WITH_ACTIONS: readonly string[] = Object.keys(HANDLERS);

@@ -4,7 +4,7 @@ import { CommanderError, type Command } from "commander";
 import { ExitCode, isAkvError } from "../errors.js";
 import { buildProgram, configureHelpTargets } from "./program.js";
 import type { GlobalOptions, Io, Runtime } from "./runtime.js";
-import { attachActions } from "./actions.js";
+import { attachAction } from "./actions.js";
 
 interface ProcessLike {
   stdin: Io["stdin"];
@@ -38,27 +38,24 @@ export async function main(argv: string[], proc: ProcessLike, overrides: Partial
     isTerminal: (stream) => (overrides[stream] ? Boolean(overrides[stream].isTTY) : proc.isTerminal(stream)),
   };
   for (const [key, value] of Object.entries(overrides)) Object.defineProperty(io, key, { value, enumerable: true });
-  const { program } = buildProgram();
-  configureHelpTargets(program, argv);
   let runtime: Runtime | undefined;
   let exitCode: number = ExitCode.ok;
-
-  // Subcommands copy these settings only when they are created, so set them on every command of the tree:
-  // otherwise an unknown option of `setup` makes commander call process.exit(1) itself.
-  const everyCommand = (command: Command): Command[] => [command, ...command.commands.flatMap(everyCommand)];
-  for (const command of everyCommand(program)) {
-    command.exitOverride();
-    command.configureOutput({
-      writeOut: (text) => io.stdout.write(text),
-      writeErr: (text) => io.stderr.write(text),
-    });
-  }
   const makeRuntime = async (command: Command): Promise<Runtime> => {
     const { Runtime } = await import("./runtime.js");
     runtime ??= new Runtime(io, command.optsWithGlobals() as GlobalOptions);
     return runtime;
   };
-  attachActions(program, makeRuntime, (code: number) => (exitCode = code));
+  const { program } = buildProgram({
+    // Set on the root before any subcommand exists, so every command inherits them; without the exit override an
+    // unknown option of `setup` makes commander call process.exit(1) itself.
+    prepareRoot: (root) =>
+      root.exitOverride().configureOutput({
+        writeOut: (text) => io.stdout.write(text),
+        writeErr: (text) => io.stderr.write(text),
+      }),
+    onConfigure: (command, path) => attachAction(command, path, makeRuntime, (code: number) => (exitCode = code)),
+  });
+  configureHelpTargets(program, argv);
 
   const onSignal = () => {
     const rt = runtime;

@@ -83,7 +83,9 @@ export function configureHelpTargets(program: Command, argv: readonly string[]):
       const target = named(argv[index + 1]);
       if (target) configureCommand(target);
     } else {
-      current = named(word) ?? current;
+      // A group creates its subcommands when configured, so that the next word can name one of them.
+      const next = named(word);
+      if (next) current = configureCommand(next);
     }
   });
 }
@@ -94,10 +96,16 @@ function configureSubcommand(_parent: Command, subcommand: Command): void {
 
 export interface CommandTree {
   program: Command;
-  commands: Record<string, Command>;
 }
 
-export function buildProgram(): CommandTree {
+export interface BuildOptions {
+  /** Called on the root before any subcommand exists, so that what it sets (exit override, output) is inherited. */
+  prepareRoot?: (program: Command) => void;
+  /** Called when a runnable command is configured (just before it runs, or for help), with its path ("cert generate"). */
+  onConfigure?: (command: Command, path: string) => void;
+}
+
+export function buildProgram(options: BuildOptions = {}): CommandTree {
   const program = new Command("akv-crashplan")
     .description(
       "Set up CrashPlan's archive keystore in your own Azure Key Vault: vault, app registration, firewall, certificate, " +
@@ -124,11 +132,11 @@ export function buildProgram(): CommandTree {
     .showSuggestionAfterError(true)
     .configureHelp({ subcommandTerm })
     .addHelpText("after", EXIT_CODES_HELP);
+  options.prepareRoot?.(program);
   example(program, "akv-crashplan setup --sandbox", "akv-crashplan setup --resource-group rg-backup --location eastus --vault-name kv-crashplan-01", "akv-crashplan status --json");
 
-  const commands: Record<string, Command> = {};
-  // A command gets its options and help texts only when it is the one being run (commander's preSubcommand hook),
-  // so a start pays for one command's flags instead of all ~200.
+  // A command gets its options and help texts, and a group its subcommands, only when it is the one being run
+  // (commander's preSubcommand hook), so a start pays for one command instead of all of them.
   const add = (parent: Command, name: string, description: string, spec: CommandSpec) => {
     const command = parent.command(name).description(description);
     const inputKeys = inputKeysFor(spec.steps ?? []);
@@ -137,11 +145,14 @@ export function buildProgram(): CommandTree {
       addInputOptions(command, inputKeys);
       spec.options?.(command);
       example(command, ...spec.examples);
+      options.onConfigure?.(command, parent === program ? name : `${parent.name()} ${name}`);
     });
-    commands[parent === program ? name : `${parent.name()} ${name}`] = command;
     return command;
   };
-  const group = (name: string, description: string) => program.command(name).description(description).hook("preSubcommand", configureSubcommand);
+  const group = (name: string, description: string, addSubcommands: (group: Command) => void) => {
+    const command = program.command(name).description(description).hook("preSubcommand", configureSubcommand);
+    deferred.set(command, () => addSubcommands(command));
+  };
   program.hook("preSubcommand", configureSubcommand);
 
   add(program, "setup", "run every step in order, interactively; re-run to resume", {
@@ -165,64 +176,68 @@ export function buildProgram(): CommandTree {
     examples: ["akv-crashplan status", "akv-crashplan status --check --json"],
   });
 
-  const vault = group("vault", "the Key Vault (step 1)");
-  add(vault, "create", "step 1: create the Key Vault (RBAC, selected networks, purge protection)", {
-    steps: ["vault"],
-    options: (create) =>
-      create.option("--recover-deleted", "recover a soft-deleted vault of that name (never purged)"),
-    examples: ["akv-crashplan vault create --resource-group rg-backup --location eastus --vault-name kv-crashplan-01"],
+  group("vault", "the Key Vault (step 1)", (vault) => {
+    add(vault, "create", "step 1: create the Key Vault (RBAC, selected networks, purge protection)", {
+      steps: ["vault"],
+      options: (create) =>
+        create.option("--recover-deleted", "recover a soft-deleted vault of that name (never purged)"),
+      examples: ["akv-crashplan vault create --resource-group rg-backup --location eastus --vault-name kv-crashplan-01"],
+    });
   });
 
-  const app = group("app", "the app registration (step 2)");
-  add(app, "register", "step 2: register the Entra ID application and its service principal", {
-    steps: ["app"],
-    examples: ["akv-crashplan app register --app-name key-vault-crashplan"],
+  group("app", "the app registration (step 2)", (app) => {
+    add(app, "register", "step 2: register the Entra ID application and its service principal", {
+      steps: ["app"],
+      examples: ["akv-crashplan app register --app-name key-vault-crashplan"],
+    });
   });
 
-  const firewall = group("firewall", "the vault firewall (step 3)");
-  add(firewall, "configure", "step 3: allow CrashPlan's service addresses (and yours, temporarily) through the vault firewall", {
-    steps: ["firewall"],
-    examples: ["akv-crashplan firewall configure --crashplan-ip 203.0.113.0/24 --crashplan-ips-source 'CrashPlan support article, 2026-11-20' --allow-my-ip 198.51.100.23"],
+  group("firewall", "the vault firewall (step 3)", (firewall) => {
+    add(firewall, "configure", "step 3: allow CrashPlan's service addresses (and yours, temporarily) through the vault firewall", {
+      steps: ["firewall"],
+      examples: ["akv-crashplan firewall configure --crashplan-ip 203.0.113.0/24 --crashplan-ips-source 'CrashPlan support article, 2026-11-20' --allow-my-ip 198.51.100.23"],
+    });
   });
 
-  const cert = group("cert", "the service principal's certificate (steps 4 and 5)");
-  add(cert, "generate", "step 4: generate a self-signed RSA certificate and key (service-principal.crt/.key)", {
-    steps: ["cert"],
-    options: (generate) =>
-      generate.option("--force", "overwrite an existing key that was never uploaded"),
-    examples: ["akv-crashplan cert generate --key-size 4096 --days 365"],
-  });
-  add(cert, "import", "step 4, bring your own: import a certificate and key (PEM, DER + key, or PFX)", {
-    steps: ["cert"],
-    options: (certImport) =>
-      certImport.option("--cert <file>", "certificate file (PEM or DER), or a PEM holding both")
-        .option("--key <file>", "private key file (PEM, PKCS#1 or PKCS#8)")
-        .option("--pfx <file>", "PFX/P12 holding key and certificate")
-        .option("--passphrase-file <file>", "passphrase of an encrypted key or of the PFX (read from a file)")
-        .option("--passphrase-stdin", "read that passphrase from standard input")
-        .option("--force", "replace an existing key that was never uploaded"),
-    examples: ["akv-crashplan cert import --cert my.crt --key my.key"],
-  });
-  add(cert, "show", "show the certificate: subject, validity, thumbprints, whether it is uploaded", {
-    examples: ["akv-crashplan cert show --json"],
-  });
-  add(cert, "upload", "step 5: add the certificate to the app registration, keeping existing credentials", {
-    steps: ["upload"],
-    examples: ["akv-crashplan cert upload"],
-  });
-  add(cert, "rotate", "replace the certificate without downtime: new beside old, validate, hand over, then remove the old", {
-    steps: ["cert", "pfx"],
-    options: (rotate) =>
-      rotate.option("--finish", "after CrashPlan uses the new PFX: validate again and remove the old credential")
-        .option("--cert <file>", "bring the new certificate instead of generating one (PEM or DER, or a PEM with both)")
-        .option("--key <file>", "its private key (PEM, PKCS#1 or PKCS#8)")
-        .option("--pfx <file>", "or a PFX/P12 holding both")
-        .option("--passphrase-file <file>", "passphrase of that key or PFX (read from a file)")
-        .option("--passphrase-stdin", "read that passphrase from standard input")
-        .option("--password-file <file>", "PFX password from a file")
-        .option("--password-stdin", "PFX password from standard input")
-        .option("--password-out <file>", "write a generated PFX password to this file (0600)"),
-    examples: ["akv-crashplan cert rotate", "akv-crashplan cert rotate --cert new.crt --key new.key", "akv-crashplan cert rotate --finish"],
+  group("cert", "the service principal's certificate (steps 4 and 5)", (cert) => {
+    add(cert, "generate", "step 4: generate a self-signed RSA certificate and key (service-principal.crt/.key)", {
+      steps: ["cert"],
+      options: (generate) =>
+        generate.option("--force", "overwrite an existing key that was never uploaded"),
+      examples: ["akv-crashplan cert generate --key-size 4096 --days 365"],
+    });
+    add(cert, "import", "step 4, bring your own: import a certificate and key (PEM, DER + key, or PFX)", {
+      steps: ["cert"],
+      options: (certImport) =>
+        certImport.option("--cert <file>", "certificate file (PEM or DER), or a PEM holding both")
+          .option("--key <file>", "private key file (PEM, PKCS#1 or PKCS#8)")
+          .option("--pfx <file>", "PFX/P12 holding key and certificate")
+          .option("--passphrase-file <file>", "passphrase of an encrypted key or of the PFX (read from a file)")
+          .option("--passphrase-stdin", "read that passphrase from standard input")
+          .option("--force", "replace an existing key that was never uploaded"),
+      examples: ["akv-crashplan cert import --cert my.crt --key my.key"],
+    });
+    add(cert, "show", "show the certificate: subject, validity, thumbprints, whether it is uploaded", {
+      examples: ["akv-crashplan cert show --json"],
+    });
+    add(cert, "upload", "step 5: add the certificate to the app registration, keeping existing credentials", {
+      steps: ["upload"],
+      examples: ["akv-crashplan cert upload"],
+    });
+    add(cert, "rotate", "replace the certificate without downtime: new beside old, validate, hand over, then remove the old", {
+      steps: ["cert", "pfx"],
+      options: (rotate) =>
+        rotate.option("--finish", "after CrashPlan uses the new PFX: validate again and remove the old credential")
+          .option("--cert <file>", "bring the new certificate instead of generating one (PEM or DER, or a PEM with both)")
+          .option("--key <file>", "its private key (PEM, PKCS#1 or PKCS#8)")
+          .option("--pfx <file>", "or a PFX/P12 holding both")
+          .option("--passphrase-file <file>", "passphrase of that key or PFX (read from a file)")
+          .option("--passphrase-stdin", "read that passphrase from standard input")
+          .option("--password-file <file>", "PFX password from a file")
+          .option("--password-stdin", "PFX password from standard input")
+          .option("--password-out <file>", "write a generated PFX password to this file (0600)"),
+      examples: ["akv-crashplan cert rotate", "akv-crashplan cert rotate --cert new.crt --key new.key", "akv-crashplan cert rotate --finish"],
+    });
   });
 
   add(program, "grant", "step 6: give the service principal 'Key Vault Secrets Officer' on the vault only", {
@@ -230,21 +245,22 @@ export function buildProgram(): CommandTree {
     examples: ["akv-crashplan grant"],
   });
 
-  const pfx = group("pfx", "the PFX for CrashPlan (step 7)");
-  add(pfx, "export", "step 7: write service-principal.pfx (key + certificate) with a strong password", {
-    steps: ["pfx"],
-    options: (pfxExport) =>
-      pfxExport.option("--password-file <file>", "read the password from a file instead of generating one")
-        .option("--password-stdin", "read the password from standard input")
-        .option("--password-out <file>", "write a generated password to this file (0600) for your password manager")
-        .option("--force", "export again (a new PFX and password) although it was exported before")
-        .addHelpText(
-          "after",
-          "\nCipher: 3des (default) is PBE-SHA1-3DES with a SHA-1 MAC, readable by every Java release CrashPlan may run,\n" +
-            "including Java 8. aes256 is PBES2/AES-256-CBC with SHA-256, what OpenSSL 3 writes; older Java cannot read it.\n" +
-            "Passwords are never taken as arguments: generated (shown once), typed at a masked prompt, or read from a file/stdin.\n",
-        ),
-    examples: ["akv-crashplan pfx export", "akv-crashplan pfx export --pfx-cipher aes256 --password-file ./pfx-password.txt"],
+  group("pfx", "the PFX for CrashPlan (step 7)", (pfx) => {
+    add(pfx, "export", "step 7: write service-principal.pfx (key + certificate) with a strong password", {
+      steps: ["pfx"],
+      options: (pfxExport) =>
+        pfxExport.option("--password-file <file>", "read the password from a file instead of generating one")
+          .option("--password-stdin", "read the password from standard input")
+          .option("--password-out <file>", "write a generated password to this file (0600) for your password manager")
+          .option("--force", "export again (a new PFX and password) although it was exported before")
+          .addHelpText(
+            "after",
+            "\nCipher: 3des (default) is PBE-SHA1-3DES with a SHA-1 MAC, readable by every Java release CrashPlan may run,\n" +
+              "including Java 8. aes256 is PBES2/AES-256-CBC with SHA-256, what OpenSSL 3 writes; older Java cannot read it.\n" +
+              "Passwords are never taken as arguments: generated (shown once), typed at a masked prompt, or read from a file/stdin.\n",
+          ),
+      examples: ["akv-crashplan pfx export", "akv-crashplan pfx export --pfx-cipher aes256 --password-file ./pfx-password.txt"],
+    });
   });
 
   add(program, "validate", "step 8: sign in as the service principal with the certificate and the PFX; write and read a probe secret", {
@@ -273,21 +289,22 @@ export function buildProgram(): CommandTree {
     examples: ["akv-crashplan teardown"],
   });
 
-  const sandbox = group("sandbox", "the built-in local emulator of Azure");
-  add(sandbox, "start", "run the sandbox as a server and print its endpoints, CA file and credentials", {
-    options: (start) =>
-      start.option("--port <port>", "first port to listen on (0 = any free port)", "0").option("--data <dir>", "folder for the sandbox's data (default <workdir>/sandbox)"),
-    examples: ["akv-crashplan sandbox start --port 8443"],
-  });
-  add(sandbox, "crashplan-migrate", "play CrashPlan's Migrate keystore against the sandbox with a PFX", {
-    options: (migrate) =>
-      migrate.requiredOption("--vault-url <url>", "the Vault URL as given to CrashPlan")
-        .requiredOption("--pfx <file>", "the PFX")
-        .option("--password-file <file>", "PFX password from a file")
-        .option("--password-stdin", "PFX password from standard input")
-        .option("--client-id <id>", "application (client) id; found from the certificate when omitted"),
-    examples: ["akv-crashplan sandbox crashplan-migrate --sandbox --vault-url https://localhost:50123 --pfx akv-crashplan/service-principal.pfx --password-file pw.txt"],
+  group("sandbox", "the built-in local emulator of Azure", (sandbox) => {
+    add(sandbox, "start", "run the sandbox as a server and print its endpoints, CA file and credentials", {
+      options: (start) =>
+        start.option("--port <port>", "first port to listen on (0 = any free port)", "0").option("--data <dir>", "folder for the sandbox's data (default <workdir>/sandbox)"),
+      examples: ["akv-crashplan sandbox start --port 8443"],
+    });
+    add(sandbox, "crashplan-migrate", "play CrashPlan's Migrate keystore against the sandbox with a PFX", {
+      options: (migrate) =>
+        migrate.requiredOption("--vault-url <url>", "the Vault URL as given to CrashPlan")
+          .requiredOption("--pfx <file>", "the PFX")
+          .option("--password-file <file>", "PFX password from a file")
+          .option("--password-stdin", "PFX password from standard input")
+          .option("--client-id <id>", "application (client) id; found from the certificate when omitted"),
+      examples: ["akv-crashplan sandbox crashplan-migrate --sandbox --vault-url https://localhost:50123 --pfx akv-crashplan/service-principal.pfx --password-file pw.txt"],
+    });
   });
 
-  return { program, commands };
+  return { program };
 }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Command } from "commander";
 import { buildProgram, configureAll } from "../../src/cli/program.js";
+import { COMMANDS_WITH_ACTIONS } from "../../src/cli/actions.js";
 import { runCli } from "../helpers/cli.js";
 
 const cwd = mkdtempSync(join(tmpdir(), "akv-help-"));
@@ -42,6 +43,10 @@ describe("help of the built CLI", () => {
         expect(line!.includes(`${child.name()} [options]`), `${pathOf(child).join(" ")}`).toBe(child.options.length > 0);
       }
     }
+  });
+
+  it("every runnable command has an action, and no action is left without its command", () => {
+    expect([...COMMANDS_WITH_ACTIONS].sort()).toEqual(leaves.map((command) => pathOf(command).join(" ")).sort());
   });
 
   it("an unknown option of a subcommand is still a usage error with a suggestion", async () => {
