@@ -13,18 +13,21 @@ export function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Runs a command to completion; resolves with its wall time, exit code and output (never rejects on a non-zero exit). */
-export function run(cmd, args, { cwd, env, input } = {}) {
+/**
+ * Runs a command to completion; resolves with its wall time, exit code and output (never rejects on a non-zero exit).
+ * With discardOutput the child's stdin, stdout and stderr are /dev/null (how hyperfine times commands).
+ */
+export function run(cmd, args, { cwd, env, input, discardOutput = false } = {}) {
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    const child = spawn(cmd, args, { cwd, env: env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { cwd, env: env ?? process.env, stdio: discardOutput ? "ignore" : ["pipe", "pipe", "pipe"] });
     const out = [];
     const err = [];
-    child.stdout.on("data", (b) => out.push(b));
-    child.stderr.on("data", (b) => err.push(b));
+    child.stdout?.on("data", (b) => out.push(b));
+    child.stderr?.on("data", (b) => err.push(b));
     child.on("error", reject);
     child.on("close", (code) => resolve({ ms: performance.now() - t, code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-    child.stdin.end(input ?? "");
+    child.stdin?.end(input ?? "");
   });
 }
 
