@@ -42,7 +42,10 @@ const proc = {
   on: (event, listener) => process.on(event, listener),
 };
 
-const { main } = require("../dist/bundle/akv-crashplan.cjs");
+// The start chunk (commander, the command tree, the runtime) with a code cache of a previous run: bin/code-cache.js.
+const { requireWithCodeCache } = require("./code-cache.js");
+const runKey = process.argv.slice(2).find((word) => /^[a-z][a-z-]{0,30}$/.test(word)) ?? "(none)";
+const { main } = requireWithCodeCache(require("node:path").join(__dirname, "..", "dist", "bundle", "start.cjs"), { env: process.env, runKey });
 main(process.argv.slice(2), proc).then((code) => {
   process.exitCode = code;
 });

@@ -42,8 +42,12 @@ await build({
   output: {
     dir: outDir,
     format: "cjs",
+    // import() of a package becomes require(), which loads ES modules on Node >= 22.12 (bin/ checks): a chunk run
+    // through vm.Script (bin/code-cache.js) may not use import() without an experimental loader flag and warning.
+    dynamicImportInCjs: false,
     entryFileNames: "[name].cjs",
-    chunkFileNames: "[name]-[hash].cjs",
+    // The start chunk has a fixed name: the launcher loads it directly, with its own code cache (bin/code-cache.js).
+    chunkFileNames: (chunk) => (chunk.name === "start" ? "start.cjs" : "[name]-[hash].cjs"),
     // What a start needs, in as few files as possible: each is another resolve, stat and read. (Splitting
     // the command tree from the runtime was measured: --help gained nothing and status lost ~1 ms.)
     codeSplitting: {

@@ -1,0 +1,124 @@
+// Loads the CLI's bundle chunks with V8 code caches taken *after* a run.
+//
+// Why: Node's own compile cache (enabled in the launcher) is written right after a file is compiled, so it holds
+// only each file's top-level code; every function is still compiled on its first call. For commander and the
+// command tree that is ~4 ms of a ~25 ms start, and more for the steps, zod and the PFX code (BENCHMARKS.md).
+// V8 can serialise the functions a run compiled (vm.Script#createCachedData after the run); no library offers
+// that for CommonJS, so this does it for the files of dist/bundle.
+//
+// Safety: the caches live in a private per-user folder (0700, refused if anyone else can write to it), are keyed
+// by Node version, architecture, chunk file name (which carries a content hash), size and mtime, and V8 itself
+// rejects data made by another V8 or for another source. Any problem before a chunk runs means a plain require().
+"use strict";
+const fs = require("node:fs");
+const path = require("node:path");
+const vm = require("node:vm");
+const Module = require("node:module");
+
+/** FNV-1a of a string, in hex: a folder name per installation without loading node:crypto (~3 ms). */
+function shortHash(text) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash.toString(16).padStart(8, "0");
+}
+
+function privateCacheDirectory(env, bundleDir) {
+  const base = env.XDG_CACHE_HOME || (env.LOCALAPPDATA ?? (env.HOME ? path.join(env.HOME, ".cache") : undefined));
+  if (!base || env.AKV_CRASHPLAN_CODE_CACHE === "0") return undefined;
+  const dir = path.join(base, "akv-crashplan", "code-cache", shortHash(bundleDir));
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (let folder = dir; folder.startsWith(path.join(base, "akv-crashplan")); folder = path.dirname(folder)) {
+      const info = fs.statSync(folder);
+      const ours = typeof process.getuid !== "function" || info.uid === process.getuid();
+      if (!info.isDirectory() || !ours || (process.platform !== "win32" && (info.mode & 0o022) !== 0)) return undefined;
+    }
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeAtomically(file, data) {
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(temp, data, { mode: 0o600 });
+    fs.renameSync(temp, file);
+  } catch {
+    fs.rmSync(temp, { force: true });
+  }
+}
+
+/** Removes caches of chunks no longer in the bundle (earlier builds) and of other builds of this chunk. */
+function removeStale(cacheDir, bundleDir, file, stem) {
+  for (const name of fs.readdirSync(cacheDir)) {
+    const chunk = name.slice(0, name.indexOf(".cjs.") + ".cjs".length);
+    const otherBuildOfThisChunk = chunk === path.basename(file) && !name.startsWith(`${path.basename(stem)}.`);
+    if (otherBuildOfThisChunk || !fs.existsSync(path.join(bundleDir, chunk))) fs.rmSync(path.join(cacheDir, name), { force: true });
+  }
+}
+
+/**
+ * require(file) for a chunk of the bundle, through vm.Script with its code cache; the chunk's own require() of
+ * sibling chunks goes the same way. `runKey` names what this run does (the command): a run whose key a chunk's
+ * cache has not seen yet rewrites that cache at exit, so the caches end up holding every command's code.
+ */
+function requireWithCodeCache(file, options) {
+  const known = require.cache[file];
+  if (known) return known.exports;
+  const bundleDir = path.dirname(file);
+  const cacheDir = privateCacheDirectory(options.env, bundleDir);
+  if (!cacheDir) return require(file);
+  let started = false;
+  try {
+    const info = fs.statSync(file);
+    const stem = path.join(cacheDir, `${path.basename(file)}.${process.version}-${process.arch}-${info.size}-${Math.trunc(info.mtimeMs)}`);
+    let cachedData;
+    let seen = [];
+    try {
+      cachedData = fs.readFileSync(`${stem}.bin`);
+      const listed = JSON.parse(fs.readFileSync(`${stem}.json`, "utf8"));
+      seen = Array.isArray(listed) ? listed : [];
+    } catch {
+      cachedData = undefined;
+    }
+    const wrapper = `(function (exports, require, module, __filename, __dirname) {${fs.readFileSync(file, "utf8")}\n})`;
+    // The bundle has no import() (scripts/bundle.mjs: dynamicImportInCjs false); a stray one still works.
+    const script = new vm.Script(wrapper, { filename: file, cachedData, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+    // Registered before it runs, as require() does, so that a cycle between chunks gets this same instance.
+    const loaded = new Module(file, module);
+    loaded.filename = file;
+    require.cache[file] = loaded;
+    const plain = Module.createRequire(file);
+    const chunkRequire = Object.assign((id) => (/^\.\/[^/]+\.cjs$/.test(id) ? requireWithCodeCache(path.join(bundleDir, id), options) : plain(id)), {
+      resolve: plain.resolve,
+      cache: plain.cache,
+      main: plain.main,
+    });
+    started = true;
+    script.runInThisContext().call(loaded.exports, loaded.exports, chunkRequire, loaded, file, bundleDir);
+    loaded.loaded = true;
+    const stale = !cachedData || script.cachedDataRejected === true;
+    if (stale || !seen.includes(options.runKey)) {
+      process.once("exit", () => {
+        try {
+          writeAtomically(`${stem}.bin`, script.createCachedData());
+          writeAtomically(`${stem}.json`, JSON.stringify(stale ? [options.runKey] : [...seen, options.runKey]));
+          removeStale(cacheDir, bundleDir, file, stem);
+        } catch {
+          // A cache that cannot be written only means the next start is a little slower.
+        }
+      });
+    }
+    return loaded.exports;
+  } catch (error) {
+    // Once the chunk runs, its errors are its own; before that, any problem with the cache means a plain require().
+    if (started) {
+      delete require.cache[file];
+      throw error;
+    }
+    return require(file);
+  }
+}
+
+module.exports = { requireWithCodeCache };
