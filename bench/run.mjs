@@ -76,11 +76,12 @@ async function startup() {
   row("start-up", "the same with output read through pipes: floor / --help / status", `${fmtMs(pipedFloor)} / ${fmtMs(pipedHelp)} (${(pipedHelp / pipedFloor).toFixed(2)}x) / ${fmtMs(pipedStatus)} (${(pipedStatus / pipedFloor).toFixed(2)}x)`, "—", null);
   standing.push(
     "- **Start-up.** The CLI runs from a bundle (scripts/bundle.mjs): one CommonJS start chunk holding commander, the command",
-    "  tree, the runtime and `status`; every other command's code, zod, forge, the prompt library and the Azure SDKs load",
-    "  when a command needs them, and the standard streams, node:tty, node:crypto and node:fs/promises on first use",
-    "  (test/e2e/start-up-loading.test.ts holds the start to that). What remains above the floor is commander's own load and",
-    "  first run (~5 ms) and Node's stdout stream. Through a pipe, writing anything at all costs Node another ~2.5 ms",
-    "  (a net.Socket and the stream stack), which `node -e 0` never pays: hence the piped row, given for information.",
+    "  tree, the runtime and `status`; every other command's code, forge, the prompt library and the Azure SDKs load when a",
+    "  command needs them, and the standard streams, node:tty, node:crypto and node:fs/promises on first use",
+    "  (test/e2e/start-up-loading.test.ts holds the start to that). The launcher loads the chunks with V8 code caches taken",
+    "  after a run (bin/code-cache.js), so commander's functions are not compiled again on every start. What remains above",
+    "  the floor is commander's own load and Node's stdout stream. Through a pipe, writing anything at all costs Node another",
+    "  ~2.5 ms (a net.Socket and the stream stack) that `node -e 0` never pays: hence the piped row, for information.",
   );
 }
 

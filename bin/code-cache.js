@@ -58,6 +58,18 @@ function removeStale(cacheDir, bundleDir, file, stem) {
   }
 }
 
+/** Written at exit, when the run has compiled what it needed; one listener for all chunks. */
+const toWrite = [];
+function writePendingCaches() {
+  for (const write of toWrite) {
+    try {
+      write();
+    } catch {
+      // A cache that cannot be written only means the next start is a little slower.
+    }
+  }
+}
+
 /**
  * require(file) for a chunk of the bundle, through vm.Script with its code cache; the chunk's own require() of
  * sibling chunks goes the same way. `runKey` names what this run does (the command): a run whose key a chunk's
@@ -100,15 +112,12 @@ function requireWithCodeCache(file, options) {
     loaded.loaded = true;
     const stale = !cachedData || script.cachedDataRejected === true;
     if (stale || !seen.includes(options.runKey)) {
-      process.once("exit", () => {
-        try {
-          writeAtomically(`${stem}.bin`, script.createCachedData());
-          writeAtomically(`${stem}.json`, JSON.stringify(stale ? [options.runKey] : [...seen, options.runKey]));
-          removeStale(cacheDir, bundleDir, file, stem);
-        } catch {
-          // A cache that cannot be written only means the next start is a little slower.
-        }
+      toWrite.push(() => {
+        writeAtomically(`${stem}.bin`, script.createCachedData());
+        writeAtomically(`${stem}.json`, JSON.stringify(stale ? [options.runKey] : [...seen, options.runKey]));
+        removeStale(cacheDir, bundleDir, file, stem);
       });
+      if (toWrite.length === 1) process.once("exit", writePendingCaches);
     }
     return loaded.exports;
   } catch (error) {

@@ -68,15 +68,7 @@ export class Runtime {
     this.globals = globals;
     this.workdir = resolve(io.cwd, globals.workdir ?? io.env.AKV_CRASHPLAN_WORKDIR ?? "akv-crashplan");
     this.ui = new Ui({
-      get stdin() {
-        return io.stdin;
-      },
-      get stdout() {
-        return io.stdout;
-      },
-      get stderr() {
-        return io.stderr;
-      },
+      streams: io,
       facts: {
         get stdinIsTTY() {
           return io.isTerminal("stdin");

@@ -6,9 +6,8 @@ import { canAnimate, canColour, canPrompt, type TerminalFacts } from "./terminal
 import { inquirerPrompter, noPrompter, type Prompter } from "./prompter.js";
 
 export interface UiOptions {
-  stdin: Readable;
-  stdout: Writable;
-  stderr: Writable;
+  /** Read on each use (the CLI's are getters that create process streams lazily). */
+  streams: { readonly stdin: Readable; readonly stdout: Writable; readonly stderr: Writable };
   facts: TerminalFacts;
   json: boolean;
   nonInteractive: boolean;
@@ -60,21 +59,21 @@ export class Ui {
   private prompter: Prompter | undefined;
   get prompt(): Prompter {
     return (this.prompter ??= this.interactive
-      ? this.pauseSpinnerWhileAsking(this.options.prompter ?? inquirerPrompter(this.options.stdin, this.options.stderr))
+      ? this.pauseSpinnerWhileAsking(this.options.prompter ?? inquirerPrompter(this.options.streams.stdin, this.options.streams.stderr))
       : noPrompter);
   }
 
   get stdin(): Readable {
-    return this.options.stdin;
+    return this.options.streams.stdin;
   }
   get stderrIsTTY(): boolean {
     return this.options.facts.stderrIsTTY;
   }
   private get stdout(): Writable {
-    return this.options.stdout;
+    return this.options.streams.stdout;
   }
   private get stderr(): Writable {
-    return this.options.stderr;
+    return this.options.streams.stderr;
   }
 
   /** A spinner redrawing its line would scribble over a question asked in the middle of a wait. */

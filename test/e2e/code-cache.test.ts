@@ -50,6 +50,15 @@ describe("the bundle's code caches", () => {
     expect(existsSync(join(where.cwd, "second", "service-principal.key"))).toBe(true);
   });
 
+  it("a first full setup, which caches a dozen chunks at exit, prints no warning and leaves a cache per chunk", async () => {
+    const where = fresh("setup");
+    const args = ["setup", "--sandbox", "--yes", "--location", "eastus", "--crashplan-ip", "203.0.113.0/24", "--crashplan-ips-source", "test"];
+    const r = await run(args, where);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/Warning|\(node:\d+\)/);
+    expect(readdirSync(folderOf(where)).filter((f) => f.endsWith(".bin")).length).toBeGreaterThanOrEqual(10);
+  });
+
   it("a corrupt cache is rejected by V8 and rewritten; the command still works", async () => {
     const where = fresh("corrupt");
     await run(["--help"], where);

@@ -9,9 +9,7 @@ function ui(options: { interactive?: boolean; prompter?: Prompter } = {}) {
   const stderr = new PassThrough();
   const tty = options.interactive ?? false;
   return new Ui({
-    stdin: new PassThrough(),
-    stdout: new PassThrough(),
-    stderr,
+    streams: { stdin: new PassThrough(), stdout: new PassThrough(), stderr },
     facts: { stdinIsTTY: tty, stderrIsTTY: tty, env: {} },
     json: false,
     nonInteractive: !tty,

@@ -48,7 +48,7 @@ function makeWorld() {
 
 function quietUi(): Ui {
   return new Ui({
-    stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough(),
+    streams: { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() },
     facts: { stdinIsTTY: false, stderrIsTTY: false, env: {} }, json: false, nonInteractive: true, noColor: true, verbose: false,
   });
 }
