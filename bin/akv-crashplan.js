@@ -6,11 +6,14 @@
 const [major, minor] = process.versions.node.split(".").map(Number);
 // 22.12 is the first Node 22 whose require() loads ES modules (chalk, the prompt library) without a flag.
 if (major < 22 || (major === 22 && minor < 12)) {
-  process.stderr.write(`akv-crashplan needs Node.js 22.12 or newer; this is ${process.version}. Install Node 22 LTS and run again.\n`);
+  process.stderr.write(
+    `akv-crashplan needs Node.js 22.12 or newer; this is ${process.version}. Install Node 22 LTS (or, without admin rights:` +
+      " `npm install --prefix .tools node@22` and put .tools/node_modules/.bin first on PATH) and run again.\n",
+  );
   process.exit(2);
 }
 // Node's on-disk compile cache makes later starts skip re-parsing the dependencies (zod, the SDKs).
-require("node:module").enableCompileCache?.();
+if (process.env.AKV_CRASHPLAN_CODE_CACHE !== "0") require("node:module").enableCompileCache?.();
 
 // A reader that went away (e.g. `| head`) is not an error of ours. The streams are made on first use: creating
 // process.stderr and process.stdin costs ~2 ms of a start that, for --help or status, never touches them.

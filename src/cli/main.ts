@@ -20,7 +20,9 @@ interface ProcessLike {
  * The composition root below bin/: builds the runtime from the real process and returns an exit code.
  * It never calls process.exit itself, except on Ctrl-C where the state is already safe on disk.
  */
-export async function main(argv: string[], proc: ProcessLike, overrides: Partial<Io> = {}): Promise<number> {
+export async function main(args: string[], proc: ProcessLike, overrides: Partial<Io> = {}): Promise<number> {
+  // commander's `help` command takes one word; `help cert rotate` means `cert rotate --help`.
+  const argv = args[0] === "help" && args.length > 2 ? [...args.slice(1), "--help"] : args;
   // The standard streams are created on first use: making process.stderr (and stdin) costs ~2 ms of a start
   // that, for --help, never writes to them.
   const io: Io = {

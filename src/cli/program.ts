@@ -225,7 +225,8 @@ export function buildProgram(options: BuildOptions = {}): CommandTree {
       examples: ["akv-crashplan cert upload"],
     });
     add(cert, "rotate", "replace the certificate without downtime: new beside old, validate, hand over, then remove the old", {
-      steps: ["cert", "pfx"],
+      // validate: the new certificate is validated (and --finish validates again), through the vault firewall.
+      steps: ["cert", "pfx", "validate"],
       options: (rotate) =>
         rotate.option("--finish", "after CrashPlan uses the new PFX: validate again and remove the old credential")
           .option("--cert <file>", "bring the new certificate instead of generating one (PEM or DER, or a PEM with both)")

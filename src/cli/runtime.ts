@@ -109,6 +109,12 @@ export class Runtime {
       }
     }
     const cloud = session.state.cloud;
+    if (!cloud && this.useSandbox && options.lock) {
+      // Recorded by the first command that changes the workdir, signed in or not (cert generate, pfx export): a
+      // rehearsal workdir must never go on against a real tenant because its first commands were local ones.
+      session.state.cloud = "sandbox";
+      await session.save();
+    }
     if (cloud === "sandbox" && !this.useSandbox) {
       this.globals.sandbox = true;
       this.ui.line(this.ui.c.dim(`This workdir was set up against the built-in sandbox; using it (${this.workdir}).`));

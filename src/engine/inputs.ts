@@ -186,12 +186,12 @@ export const INPUTS: Record<InputKey, InputSpec> = {
   },
   allowMyIp: {
     key: "allowMyIp", flag: "allow-my-ip", env: env("ALLOW_MY_IP"), kind: "string",
-    description: "This machine's public IPv4 address, allowed temporarily while validating", neededBy: ["firewall", "validate"], required: false,
+    description: "This machine's public IPv4 address, allowed temporarily while validating", neededBy: ["firewall", "validate", "migrate"], required: false,
     validate: validatePublicRule, remember: false,
   },
   keepMyIp: {
     key: "keepMyIp", flag: "keep-my-ip", env: env("KEEP_MY_IP"), kind: "boolean",
-    description: "Keep the temporary rule for this machine after validation", neededBy: ["validate"], required: false, default: false, remember: false,
+    description: "Keep the temporary rule for this machine after validation", neededBy: ["validate", "migrate"], required: false, default: false, remember: false,
   },
   replaceRules: {
     key: "replaceRules", flag: "replace", env: env("REPLACE_RULES"), kind: "boolean",

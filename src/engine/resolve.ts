@@ -226,7 +226,7 @@ export async function resolveInputs(keys: InputKey[], sources: InputSources, opt
     const lines = missing.map((spec) => `  - ${spec.key}: ${spec.description} (--${spec.flag} or ${spec.env[0]}, or "${spec.key}" in --config)`);
     throw AkvError.usage(`Missing input${missing.length > 1 ? "s" : ""}, and prompting is off:\n${lines.join("\n")}`, {
       code: "MissingInputs",
-      hint: "Pass them as flags, environment variables or in a --config file, or run in a terminal to be asked.",
+      hint: `Pass ${missing.length > 1 ? "them" : "it"} as a flag, an environment variable or in a --config file, or run in a terminal to be asked.`,
       details: { missing: missing.map((spec) => ({ key: spec.key, flag: `--${spec.flag}`, env: spec.env[0] })) },
     });
   }

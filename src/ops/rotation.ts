@@ -273,7 +273,10 @@ export async function finishRotation(rc: RotationContext): Promise<RotationRecor
     const client = ctx.azure.secrets.asServicePrincipal({ vaultUrl: requireOutput(ctx, "vault", "vaultUrl"), tenantId: requireOutput(ctx, "app", "tenantId"), clientId: requireOutput(ctx, "app", "clientId"), certificatePem: combined });
     const listed = await ctx.ui.wait("Reading the vault as the service principal with the new certificate", () => withTemporaryAccess(ctx, "migrate", () => client.listSecretProperties()));
     await record(rc, { finalValidatedAt: ctx.now().toISOString() });
-    ctx.ui.success(`The new certificate signs in and reads the vault (${listed.filter((s) => !s.name.startsWith("akv-crashplan-probe-")).length} keystore entries visible)`);
+    const entries = listed.filter((s) => !s.name.startsWith("akv-crashplan-probe-")).length;
+    ctx.ui.success(`The new certificate signs in and reads the vault (${entries} keystore entries visible)`);
+    // Whether CrashPlan uses the new PFX cannot be seen from here; an empty vault is a reason to stop and look.
+    if (entries === 0) ctx.ui.warn("No CrashPlan keystore entry is in the vault: has Migrate keystore (or Update keystore) been done with the new PFX?");
     if (!(await confirm(ctx, `Remove the old certificate ${r!.oldSha1} from the app registration? Only once CrashPlan uses the new PFX (Update keystore done)`))) {
       throw AkvError.cancelled("The old certificate was kept; run `akv-crashplan cert rotate --finish` when CrashPlan uses the new PFX.");
     }

@@ -112,8 +112,9 @@ export const pfxStep: Step = {
     }
     ctx.secrets.set("pfxPassword", password);
     let passwordLocation = "chosen by you (not stored by akv-crashplan)";
-    // A password file generated for an earlier PFX would not open this one: it must not sit beside it.
-    if (!generated) await unlink(localPaths(ctx.workdir).generatedPassword).catch(() => undefined);
+    // A password file generated for an earlier PFX would not open this one: it must not sit beside it, whether
+    // this password was chosen or generated (and then shown, written to --password-out, or written there anew).
+    await unlink(localPaths(ctx.workdir).generatedPassword).catch(() => undefined);
     if (generated) {
       const passwordOut = ctx.flags.passwordOut as string | undefined;
       if (passwordOut) {

@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import type { Command } from "commander";
 import { buildProgram, configureAll } from "../../src/cli/program.js";
 import { COMMANDS_WITH_ACTIONS } from "../../src/cli/actions.js";
-import { runCli } from "../helpers/cli.js";
+import { spawnSync } from "node:child_process";
+import { BIN, runCli } from "../helpers/cli.js";
 
 const cwd = mkdtempSync(join(tmpdir(), "akv-help-"));
 const { program } = buildProgram();
@@ -29,7 +30,9 @@ describe("help of the built CLI", () => {
     for (const path of [["setup"], ["cert", "generate"], ["pfx", "export"]]) {
       const viaFlag = await runCli([...path, "--help"], { cwd });
       const viaHelp = await runCli([...path.slice(0, -1), "help", path.at(-1)!], { cwd });
+      const viaTopHelp = await runCli(["help", ...path], { cwd });
       expect(viaHelp.stdout).toBe(viaFlag.stdout);
+      expect(viaTopHelp.stdout).toBe(viaFlag.stdout);
       expect(viaHelp.stdout).toMatch(/--\w[\w-]+ <value>/);
     }
   });
@@ -49,10 +52,35 @@ describe("help of the built CLI", () => {
     expect([...COMMANDS_WITH_ACTIONS].sort()).toEqual(leaves.map((command) => pathOf(command).join(" ")).sort());
   });
 
+  it("every command that may open the firewall for this machine takes --allow-my-ip, which its hint names", async () => {
+    for (const path of [["setup"], ["validate"], ["migrate"], ["cert", "rotate"]]) {
+      const r = await runCli([...path, "--help"], { cwd });
+      expect(r.stdout, path.join(" ")).toContain("--allow-my-ip <value>");
+      expect(r.stdout, path.join(" ")).toContain("--keep-my-ip");
+    }
+  });
+
   it("an unknown option of a subcommand is still a usage error with a suggestion", async () => {
     const r = await runCli(["cert", "generate", "--key-siz", "3072"], { cwd });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown option '--key-siz'");
     expect(r.stderr).toContain("--key-size");
+  });
+});
+
+describe("the launcher on an old Node", () => {
+  // This machine's system Node (Debian's) is older than 22.12; where it is not, there is nothing to run it on.
+  const oldNode = ["/usr/bin/node", "/usr/local/bin/node"].find((path) => {
+    const version = spawnSync(path, ["-p", "process.versions.node"], { encoding: "utf8" }).stdout?.trim();
+    if (!version) return false;
+    const [major, minor] = version.split(".").map(Number);
+    return major! < 22 || (major === 22 && minor! < 12);
+  });
+  it.skipIf(!oldNode)("refuses with exit 2 and says how to get Node 22, before loading anything", () => {
+    const r = spawnSync(oldNode!, [BIN, "--help"], { encoding: "utf8" });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/needs Node\.js 22\.12 or newer; this is v\d+/);
+    expect(r.stderr).toContain("npm install --prefix .tools node@22");
+    expect(r.stdout).toBe("");
   });
 });

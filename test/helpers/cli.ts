@@ -3,9 +3,12 @@
  * deadlock when the test process itself hosts a sandbox.
  */
 import { spawn } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const BIN = fileURLToPath(new URL("../../bin/akv-crashplan.js", import.meta.url));
+const TEST_CACHE_HOME = join(tmpdir(), "akv-crashplan-test-cache");
 
 export interface CliResult {
   code: number | null;
@@ -25,7 +28,8 @@ export interface RunOptions {
 
 /** The environment a test child gets: PATH and HOME only, never the developer's AZURE_* or AKV_CRASHPLAN_*. */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1" };
+  // The launcher's code caches go to a folder of the test run's, not the developer's ~/.cache.
+  const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", XDG_CACHE_HOME: TEST_CACHE_HOME };
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
   return env;
 }

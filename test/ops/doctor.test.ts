@@ -39,9 +39,9 @@ describe("doctor", () => {
     const healthy = await ws.run(["doctor"]);
     expect(healthy.code, healthy.stderr).toBe(0);
     for (const line of ["Firewall has CrashPlan's addresses: 203.0.113.0/24", "Purge protection: on", "Certificate expiry: 36", "State belongs to this sign-in"]) {
-      expect(healthy.stderr).toContain(line);
+      expect(healthy.stdout).toContain(line);
     }
-    expect(healthy.stderr).not.toMatch(/^(warn|fail)/m);
+    expect(healthy.stdout).not.toMatch(/^(warn|fail)/m);
 
     chmodSync(join(ws.workdir, "service-principal.key"), 0o644);
     const broken = await ws.run(["doctor", "--json"]);

@@ -44,8 +44,9 @@ export async function doctorCommand(rt: Runtime, nodeVersion: string = process.v
     items.push(entry);
     if (!ui.json) {
       const mark = entry.status === "ok" ? ui.c.green("ok  ") : entry.status === "warn" ? ui.c.yellow("warn") : ui.c.red("fail");
-      ui.line(`${mark}  ${entry.title}: ${entry.detail}`);
-      if (entry.fix) ui.line(`      fix: ${entry.fix}`);
+      // The report is the command's result, like status's table: stdout, so it can be saved or grepped.
+      ui.print(ui.withCommandPrefix(`${mark}  ${entry.title}: ${entry.detail}`));
+      if (entry.fix) ui.print(ui.withCommandPrefix(`      fix: ${entry.fix}`));
     }
   };
 
@@ -199,7 +200,7 @@ async function localItems(rt: Runtime, add: (i: DoctorItem) => void, cert: Recor
   if (!(await exists(certPath))) return;
   try {
     const info = describeCertificate(await readFile(certPath, "utf8"));
-    const days = Math.floor((Date.parse(info.notAfter) - Date.now()) / 86_400_000);
+    const days = Math.ceil((Date.parse(info.notAfter) - Date.now()) / 86_400_000);
     const status: DoctorStatus = days < 0 ? "fail" : days < CERT_WARN_DAYS ? "warn" : "ok";
     const detail = days < 0 ? `expired ${info.notAfter.slice(0, 10)}: CrashPlan can no longer sign in` : `${days} days left (expires ${info.notAfter.slice(0, 10)}, thumbprint ${info.sha1Hex})`;
     add(item("certificate", "Certificate expiry", status, detail, "Run `akv-crashplan cert rotate` (no downtime: the new certificate works beside the old one until CrashPlan has it)."));

@@ -23,7 +23,7 @@ export async function rotateCommand(rt: Runtime, flags: Record<string, unknown>)
   const azure = await rt.azure();
   const identity = await ui.wait("Signing in", () => azure.identity());
   assertStateOwnership(session.state, identity.tenantId, identity.subscriptionId, rt.workdir);
-  const inputs = await resolveInputs(["keySize", "days", "subject", "pfxCipher", "allowMyIp", "keepMyIp"], rt.inputSources(flags, {}), { ui, lenient: true });
+  const inputs = await resolveInputs(["keySize", "days", "subject", "pfxCipher", "allowMyIp", "keepMyIp", "wait"], rt.inputSources(flags, {}), { ui, lenient: true });
   const options = { session, steps: ALL_STEPS, selected: [...STEP_IDS], inputs, azure, ui, yes: Boolean(rt.globals.yes), sleep, flags, secrets: new Map<string, string>() };
   const interrupt = rt.io.env.AKV_CRASHPLAN_TEST_INTERRUPT_ROTATION;
   const rc: RotationContext = { session, step: stepContext(options, migrateStep), ...(interrupt ? { interruptBefore: interrupt } : {}) };
@@ -44,6 +44,6 @@ export async function rotateCommand(rt: Runtime, flags: Record<string, unknown>)
   const done = await finishRotation(rc);
   await rewriteHandoffFile(session.state, rt.workdir);
   if (ui.json) ui.data({ ok: true, phase: done.phase, rotation: session.state.operations.lastRotation });
-  else ui.line("Rotation finished: CrashPlan uses the new certificate, the old one is gone from the app registration.");
+  else ui.line("Rotation finished: the old certificate is gone from the app registration; only the new one can sign in now.");
   return 0;
 }

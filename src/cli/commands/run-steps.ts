@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { stat } from "node:fs/promises";
-import { AkvError } from "../../errors.js";
+import { AkvError, isAkvError } from "../../errors.js";
 import { INPUTS, type InputKey, type PromptHelpers } from "../../engine/inputs.js";
 import { resolveInputs, ResolvedInputs } from "../../engine/resolve.js";
 import { runSteps, stepContext, type StepOutcome } from "../../engine/runner.js";
@@ -70,7 +70,19 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
   const keysOf = (list: Step[]) => [...new Set(list.flatMap((step) => step.inputs))] as InputKey[];
   const sources = rt.inputSources(request.flags, session.state.answers);
   let inputs: ResolvedInputs | undefined;
-  if (!ui.interactive) inputs = await resolveInputs(keysOf(pending), sources, { ui, acceptDefaults: Boolean(rt.globals.yes) });
+  if (!ui.interactive) {
+    inputs = await resolveInputs(keysOf(pending), sources, { ui, acceptDefaults: Boolean(rt.globals.yes) }).catch((error: unknown) => {
+      // Someone trying the sandbox from a script (the README's first command, without a terminal) wants the short way.
+      if (isAkvError(error) && error.code === "MissingInputs" && rt.useSandbox && request.command === "setup") {
+        throw new AkvError(error.exitCode, error.message, {
+          code: error.code,
+          details: error.details,
+          hint: `${error.hint} For a rehearsal without a terminal: \`akv-crashplan setup --sandbox --yes --location eastus\` (--yes takes the suggested names).`,
+        });
+      }
+      throw error;
+    });
+  }
 
   await checkInputFiles(rt, request.flags, pending, inputs);
 
@@ -119,9 +131,11 @@ export async function runStepsCommand(rt: Runtime, request: RunStepsRequest): Pr
         `--${INPUTS[key].flag} ${JSON.stringify(value.value)} is ignored: step ${owner?.number ?? "?"} (${owner?.title ?? key}) is done with ${JSON.stringify(saved)}. ` +
           (owner?.id === "firewall"
             ? "To change the rules, run `akv-crashplan firewall configure` with the new addresses."
-            : owner?.id === "pfx" || owner?.id === "cert"
-              ? `Run \`akv-crashplan ${owner.id === "pfx" ? "pfx export" : "cert generate"} --force\` to redo it.`
-              : "Use another --workdir for a separate setup."),
+            : owner?.id === "cert" && session.step("upload").status === "done"
+              ? "The certificate is on the app registration already: run `akv-crashplan cert rotate` (with these flags) to replace it."
+              : owner?.id === "pfx" || owner?.id === "cert"
+                ? `Run \`akv-crashplan ${owner.id === "pfx" ? "pfx export" : "cert generate"} --force\` to redo it.`
+                : "Use another --workdir for a separate setup."),
       );
     }
   }

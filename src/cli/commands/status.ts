@@ -77,6 +77,10 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
     if (s.status !== "done") problems.push(`step ${s.number} (${s.title}) is ${s.status === "running" ? "interrupted" : s.status}`);
   }
   for (const f of facts) if (f.status !== "ok") problems.push(`${f.step}: ${f.detail ?? f.status}`);
+  const firewall = session.step("firewall");
+  if (firewall.status === "done" && ((firewall.outputs.crashplanRules as string[] | undefined) ?? []).length === 0) {
+    problems.push("the vault firewall allows no CrashPlan address, so CrashPlan cannot reach the vault: run `akv-crashplan firewall configure --crashplan-ip …`");
+  }
   if (daysLeft !== undefined && daysLeft <= 0) problems.push("the certificate has expired: run `akv-crashplan cert rotate`");
   if (credential && credential.daysLeft <= 0) problems.push("the credential on the app registration has expired");
   const validate = session.step("validate");
@@ -134,6 +138,6 @@ async function credentialInAzure(azure: AzureServices, session: StateSession): P
   const [{ credentialThumbprint }, app] = await Promise.all([import("../../steps/shared.js"), azure.directory.getApplication(objectId)]);
   const ours = app?.keyCredentials.find((c) => credentialThumbprint(c) === thumbprint.toUpperCase());
   if (!ours?.endDateTime) return undefined;
-  return { endDateTime: ours.endDateTime, daysLeft: Math.floor((Date.parse(ours.endDateTime) - Date.now()) / 86_400_000) };
+  return { endDateTime: ours.endDateTime, daysLeft: Math.ceil((Date.parse(ours.endDateTime) - Date.now()) / 86_400_000) };
 }
 

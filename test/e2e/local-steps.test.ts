@@ -1,0 +1,52 @@
+// Findings of a first-time user (2026-12-03), each held here: local-only commands in a sandbox workdir, a new PFX
+// beside an old generated password, and a firewall that lets no CrashPlan address in.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+
+const fresh = () => mkdtempSync(join(tmpdir(), "akv-local-"));
+
+describe("local steps and what they leave", () => {
+  it("a workdir whose first command is local (cert generate --sandbox) stays a sandbox workdir", async () => {
+    const cwd = fresh();
+    expect((await runCli(["cert", "generate", "--sandbox", "--key-size", "2048"], { cwd })).code).toBe(0);
+    expect(JSON.parse(readFileSync(join(cwd, "akv-crashplan", "state.json"), "utf8")).cloud).toBe("sandbox");
+    // Without --sandbox, a later command that signs in uses the sandbox again; before, it tried real Azure (exit 4).
+    const validate = await runCli(["validate"], { cwd });
+    expect(validate.stderr).toContain("set up against the built-in sandbox");
+    expect(validate.stderr).not.toMatch(/Could not sign in/);
+    expect(validate.code).toBe(3); // the vault and the app are not there yet: a precondition, said as such
+  });
+
+  it("a new PFX takes the old generated password file away, and the new password opens the new PFX", async () => {
+    const cwd = fresh();
+    const wd = join(cwd, "akv-crashplan");
+    expect((await runCli(["cert", "generate", "--key-size", "2048"], { cwd })).code).toBe(0);
+    expect((await runCli(["pfx", "export"], { cwd })).code).toBe(0);
+    const generatedFile = join(wd, "service-principal.pfx.password");
+    expect(existsSync(generatedFile)).toBe(true); // no terminal and no --password-out: kept beside the key
+    const out = join(cwd, "new-password.txt");
+    const again = await runCli(["pfx", "export", "--force", "--password-out", out], { cwd });
+    expect(again.code, again.stderr).toBe(0);
+    expect(existsSync(generatedFile)).toBe(false);
+    execFileSync("openssl", ["pkcs12", "-in", join(wd, "service-principal.pfx"), "-passin", `file:${out}`, "-noout"]);
+    // And a chosen password (from a file) likewise leaves no stale generated file behind.
+    writeFileSync(generatedFile, "stale\n", { mode: 0o600 });
+    const chosen = join(cwd, "chosen.txt");
+    writeFileSync(chosen, "a-long-chosen-password-0123456789\n", { mode: 0o600 });
+    expect((await runCli(["pfx", "export", "--force", "--password-file", chosen], { cwd })).code).toBe(0);
+    expect(existsSync(generatedFile)).toBe(false);
+  });
+
+  it("status --check names a firewall that allows no CrashPlan address", async () => {
+    const cwd = fresh();
+    const setup = await runCli(["setup", "--sandbox", "--yes", "--location", "eastus", "--key-size", "2048"], { cwd });
+    expect(setup.code, setup.stderr).toBe(0);
+    const check = await runCli(["status", "--check", "--json"], { cwd });
+    expect(check.code).toBe(3);
+    expect(JSON.parse(check.stdout).problems.join("\n")).toMatch(/allows no CrashPlan address/);
+  });
+});
