@@ -6,14 +6,17 @@
 // V8 can serialise the functions a run compiled (vm.Script#createCachedData after the run); no library offers
 // that for CommonJS, so this does it for the files of dist/bundle.
 //
-// Safety: the caches live in a private per-user folder (0700, refused if anyone else can write to it), are keyed
-// by Node version, architecture, chunk file name (which carries a content hash), size and mtime, and V8 itself
-// rejects data made by another V8 or for another source. Any problem before a chunk runs means a plain require().
+// Safety: the caches live in a private per-user folder (0700, refused if anyone else can write to it) and are keyed
+// by Node version, architecture, chunk name and a CRC-32 of the chunk's source: V8's own check compares only the
+// source's length, so a changed chunk of the same length would otherwise run the old code. V8 checks only a cached
+// blob's header, and a damaged body can crash the process, so each blob's CRC-32 is recorded beside it and checked
+// before V8 sees it. Any problem before a chunk runs means a plain require().
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");
 const vm = require("node:vm");
 const Module = require("node:module");
+const { crc32 } = require("node:zlib");
 
 /** FNV-1a of a string, in hex: a folder name per installation without loading node:crypto (~3 ms). */
 function shortHash(text) {
@@ -22,16 +25,33 @@ function shortHash(text) {
   return hash.toString(16).padStart(8, "0");
 }
 
+/** A folder of this user's that nobody else can write to. */
+function isPrivateFolder(folder) {
+  const info = fs.statSync(folder);
+  const ours = typeof process.getuid !== "function" || info.uid === process.getuid();
+  return info.isDirectory() && ours && (process.platform === "win32" || (info.mode & 0o022) === 0);
+}
+
 function privateCacheDirectory(env, bundleDir) {
-  const base = env.XDG_CACHE_HOME || (env.LOCALAPPDATA ?? (env.HOME ? path.join(env.HOME, ".cache") : undefined));
-  if (!base || env.AKV_CRASHPLAN_CODE_CACHE === "0") return undefined;
-  const dir = path.join(base, "akv-crashplan", "code-cache", shortHash(bundleDir));
+  if (env.AKV_CRASHPLAN_CODE_CACHE === "0") return undefined;
+  // As the XDG spec says, a relative XDG_CACHE_HOME (or HOME) is ignored.
+  const absolute = (value) => (value && path.isAbsolute(value) ? value : undefined);
+  const home = absolute(env.HOME);
+  const base = absolute(env.XDG_CACHE_HOME) ?? absolute(env.LOCALAPPDATA) ?? (home ? path.join(home, ".cache") : undefined);
+  if (!base) return undefined;
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    for (let folder = dir; folder.startsWith(path.join(base, "akv-crashplan")); folder = path.dirname(folder)) {
-      const info = fs.statSync(folder);
-      const ours = typeof process.getuid !== "function" || info.uid === process.getuid();
-      if (!info.isDirectory() || !ours || (process.platform !== "win32" && (info.mode & 0o022) !== 0)) return undefined;
+    // The cache base must already exist and be this user's alone. Our folders are made one level at a time:
+    // a recursive mkdir spins forever where mkdir keeps failing with ENOENT (HOME=/proc, a deleted folder).
+    if (!isPrivateFolder(base)) return undefined;
+    let dir = base;
+    for (const name of ["akv-crashplan", "code-cache", shortHash(bundleDir)]) {
+      dir = path.join(dir, name);
+      try {
+        fs.mkdirSync(dir, { mode: 0o700 });
+      } catch (error) {
+        if (error.code !== "EEXIST") return undefined;
+      }
+      if (!isPrivateFolder(dir)) return undefined;
     }
     return dir;
   } catch {
@@ -83,18 +103,21 @@ function requireWithCodeCache(file, options) {
   if (!cacheDir) return require(file);
   let started = false;
   try {
-    const info = fs.statSync(file);
-    const stem = path.join(cacheDir, `${path.basename(file)}.${process.version}-${process.arch}-${info.size}-${Math.trunc(info.mtimeMs)}`);
+    const source = fs.readFileSync(file, "utf8");
+    const stem = path.join(cacheDir, `${path.basename(file)}.${process.version}-${process.arch}-${crc32(source).toString(16)}`);
     let cachedData;
     let seen = [];
     try {
-      cachedData = fs.readFileSync(`${stem}.bin`);
-      const listed = JSON.parse(fs.readFileSync(`${stem}.json`, "utf8"));
-      seen = Array.isArray(listed) ? listed : [];
+      const blob = fs.readFileSync(`${stem}.bin`);
+      const record = JSON.parse(fs.readFileSync(`${stem}.json`, "utf8"));
+      if (record && record.crc === crc32(blob) && Array.isArray(record.seen)) {
+        cachedData = blob;
+        seen = record.seen;
+      }
     } catch {
       cachedData = undefined;
     }
-    const wrapper = `(function (exports, require, module, __filename, __dirname) {${fs.readFileSync(file, "utf8")}\n})`;
+    const wrapper = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
     // The bundle has no import() (scripts/bundle.mjs: dynamicImportInCjs false); a stray one still works.
     const script = new vm.Script(wrapper, { filename: file, cachedData, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
     // Registered before it runs, as require() does, so that a cycle between chunks gets this same instance.
@@ -113,8 +136,9 @@ function requireWithCodeCache(file, options) {
     const stale = !cachedData || script.cachedDataRejected === true;
     if (stale || !seen.includes(options.runKey)) {
       toWrite.push(() => {
-        writeAtomically(`${stem}.bin`, script.createCachedData());
-        writeAtomically(`${stem}.json`, JSON.stringify(stale ? [options.runKey] : [...seen, options.runKey]));
+        const blob = script.createCachedData();
+        writeAtomically(`${stem}.bin`, blob);
+        writeAtomically(`${stem}.json`, JSON.stringify({ crc: crc32(blob), seen: stale ? [options.runKey] : [...seen, options.runKey] }));
         removeStale(cacheDir, bundleDir, file, stem);
       });
       if (toWrite.length === 1) process.once("exit", writePendingCaches);

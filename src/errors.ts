@@ -25,7 +25,7 @@ export const exitCodeDescriptions: Record<ExitCodeValue, string> = {
   4: "authentication failed",
   5: "permission denied",
   6: "Azure service or network error after retries",
-  7: "local state error (corrupt, newer schema, locked by another run, other tenant)",
+  7: "local state or file error (corrupt, newer schema, locked by another run, other tenant; a workdir or output that cannot be written)",
   130: "cancelled (Ctrl-C or a declined confirmation; state saved)",
 };
 

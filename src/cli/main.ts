@@ -58,6 +58,9 @@ export async function main(args: string[], proc: ProcessLike, overrides: Partial
     onConfigure: (command, path) => attachAction(command, path, makeRuntime, (code: number) => (exitCode = code)),
   });
   configureHelpTargets(program, argv);
+  // `help <no such command>` would print the root help as if all were well; let commander say it is unknown.
+  const helpTarget = argv[0] === "help" ? argv[1] : undefined;
+  const parsed = helpTarget === "help" ? ["--help"] : helpTarget && !program.commands.some((c) => c.name() === helpTarget) ? argv.slice(1) : argv;
 
   const onSignal = () => {
     const rt = runtime;
@@ -78,7 +81,7 @@ export async function main(args: string[], proc: ProcessLike, overrides: Partial
   proc.on("SIGTERM", onSignal);
 
   try {
-    await program.parseAsync(argv, { from: "user" });
+    await program.parseAsync(parsed, { from: "user" });
   } catch (error) {
     exitCode = report(error, runtime, io, argv.includes("--json"));
   } finally {
@@ -90,7 +93,10 @@ export async function main(args: string[], proc: ProcessLike, overrides: Partial
 
 function report(error: unknown, runtime: Runtime | undefined, io: Io, jsonRequested: boolean): number {
   if (error instanceof CommanderError) {
-    if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return ExitCode.ok;
+    // Help that was asked for (--help, `help <command>`) and --version succeed; help shown because no command was
+    // given (`akv-crashplan`, `akv-crashplan cert`) comes with commander's exit code 1: that is a usage error.
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return ExitCode.ok;
+    if (error.code === "commander.help") return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     // commander already printed its message on stderr; usage errors are exit 2, not commander's 1, and --json still gets its document.
     if (jsonRequested) {
       io.stdout.write(JSON.stringify({ ok: false, error: { message: error.message.replace(/^error: /, ""), code: error.code, exitCode: ExitCode.usage, hint: "See --help." } }, null, 2) + "\n");
@@ -115,6 +121,15 @@ function report(error: unknown, runtime: Runtime | undefined, io: Io, jsonReques
     }
     return error.exitCode;
   }
+  const local = localFileProblem(error);
+  if (local) {
+    // A folder that cannot be created or written, a full disk: the machine's problem to fix, not a bug of ours.
+    io.stderr.write(`${ui?.c.red("✖") ?? "✖"} ${redact(local.message)}\n  ${redact(local.hint)}\n`);
+    if (runtime?.globals.json) {
+      io.stdout.write(redact(JSON.stringify({ ok: false, error: { message: local.message, code: local.code, exitCode: ExitCode.state, hint: local.hint } }, null, 2)) + "\n");
+    }
+    return ExitCode.state;
+  }
   const err = error instanceof Error ? error : new Error(String(error));
   runtime?.enableLog();
   runtime?.log(`internal error: ${err.stack ?? err.message}`);
@@ -127,3 +142,26 @@ function report(error: unknown, runtime: Runtime | undefined, io: Io, jsonReques
   return ExitCode.internal;
 }
 
+
+const LOCAL_FILE_ERRORS: Record<string, string> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "the file system is read-only",
+  ENOSPC: "no space left on the device",
+  EDQUOT: "the disk quota is used up",
+  ENOTDIR: "a part of the path is a file, not a folder",
+  EISDIR: "it is a folder, not a file",
+  ENAMETOOLONG: "the path is too long",
+};
+
+/** A file-system error from writing the workdir (or another local file), in words, with what to do. */
+function localFileProblem(error: unknown): { message: string; hint: string; code: string } | undefined {
+  const e = error as NodeJS.ErrnoException | undefined;
+  if (!(e instanceof Error) || typeof e.code !== "string" || !(e.code in LOCAL_FILE_ERRORS) || !e.path) return undefined;
+  const doing = e.syscall === "mkdir" ? "create the folder" : e.syscall === "open" || e.syscall === "write" ? "write" : (e.syscall ?? "use");
+  return {
+    code: `Local${e.code}`,
+    message: `Cannot ${doing} ${e.path}: ${LOCAL_FILE_ERRORS[e.code]} (${e.code}).`,
+    hint: "Use a workdir you can write to (--workdir <folder>, default ./akv-crashplan), or free space / fix the permissions, then run again.",
+  };
+}

@@ -69,18 +69,21 @@ describe("help of the built CLI", () => {
 });
 
 describe("the launcher on an old Node", () => {
-  // This machine's system Node (Debian's) is older than 22.12; where it is not, there is nothing to run it on.
+  // This machine's system Node (Debian's) is older than 22.19; where it is not, there is nothing to run it on.
   const oldNode = ["/usr/bin/node", "/usr/local/bin/node"].find((path) => {
     const version = spawnSync(path, ["-p", "process.versions.node"], { encoding: "utf8" }).stdout?.trim();
     if (!version) return false;
     const [major, minor] = version.split(".").map(Number);
-    return major! < 22 || (major === 22 && minor! < 12);
+    return major! < 22 || (major === 22 && minor! < 19);
   });
   it.skipIf(!oldNode)("refuses with exit 2 and says how to get Node 22, before loading anything", () => {
     const r = spawnSync(oldNode!, [BIN, "--help"], { encoding: "utf8" });
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/needs Node\.js 22\.12 or newer; this is v\d+/);
+    expect(r.stderr).toMatch(/needs Node\.js 22\.19 or newer; this is v\d+/);
     expect(r.stderr).toContain("npm install --prefix .tools node@22");
     expect(r.stdout).toBe("");
+    const json = spawnSync(oldNode!, [BIN, "status", "--json"], { encoding: "utf8" });
+    expect(json.status).toBe(2);
+    expect(JSON.parse(json.stdout).error.code).toBe("NodeTooOld");
   });
 });

@@ -3,12 +3,14 @@
  * deadlock when the test process itself hosts a sandbox.
  */
 import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const BIN = fileURLToPath(new URL("../../bin/akv-crashplan.js", import.meta.url));
 const TEST_CACHE_HOME = join(tmpdir(), "akv-crashplan-test-cache");
+mkdirSync(TEST_CACHE_HOME, { recursive: true, mode: 0o700 });
 
 export interface CliResult {
   code: number | null;

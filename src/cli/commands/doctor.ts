@@ -19,7 +19,8 @@ export interface DoctorItem {
   fix?: string;
 }
 
-const MIN_NODE_MAJOR = 22;
+/** As bin/akv-crashplan.js requires: 22.19, the first Node 22 that trusts the sandbox's CA at run time. */
+const MIN_NODE = [22, 19] as const;
 const CERT_WARN_DAYS = 30;
 const SKEW_WARN_MS = 60_000;
 /** Entra ID accepts client assertions up to about five minutes off. */
@@ -50,8 +51,9 @@ export async function doctorCommand(rt: Runtime, nodeVersion: string = process.v
     }
   };
 
-  const major = Number(nodeVersion.split(".")[0]);
-  add(item("node", "Node.js", major >= MIN_NODE_MAJOR ? "ok" : "fail", `v${nodeVersion}`, `Install Node.js ${MIN_NODE_MAJOR} LTS or newer.`));
+  const [major = 0, minor = 0] = nodeVersion.split(".").map(Number);
+  const recent = major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1]);
+  add(item("node", "Node.js", recent ? "ok" : "fail", `v${nodeVersion}`, `Install Node.js ${MIN_NODE.join(".")} or newer (22 LTS).`));
 
   // The state is read once; a broken file is reported, never reset.
   let session: StateSession | undefined;
