@@ -48,5 +48,8 @@ describe("local steps and what they leave", () => {
     const check = await runCli(["status", "--check", "--json"], { cwd });
     expect(check.code).toBe(3);
     expect(JSON.parse(check.stdout).problems.join("\n")).toMatch(/allows no CrashPlan address/);
+    // Elsewhere than ./akv-crashplan, the commands in the problems carry --workdir, as the text does.
+    const elsewhere = await runCli(["--workdir", join(cwd, "akv-crashplan"), "status", "--check", "--json"], { cwd: tmpdir() });
+    expect(JSON.parse(elsewhere.stdout).problems.join("\n")).toContain(`akv-crashplan --workdir ${join(cwd, "akv-crashplan")} firewall configure`);
   });
 });

@@ -106,7 +106,8 @@ export async function statusCommand(rt: Runtime, flags: { check?: boolean; offli
       lastValidation: session.step("validate").outputs.validatedAt ?? null,
       handoff: session.existed ? ((await import("../../steps/handoff.js")).handoffFromState(session.state, rt.workdir) ?? null) : null,
       healthy,
-      problems,
+      // The same commands as the text says, with --workdir where it is not the default.
+      problems: problems.map((problem) => ui.withCommandPrefix(problem)),
     });
   } else {
     const mark = (status: string) => (status === "done" ? ui.c.green(status) : status === "failed" ? ui.c.red(status) : status === "running" ? ui.c.yellow("interrupted") : status);
