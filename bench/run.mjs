@@ -126,8 +126,10 @@ async function certs() {
     "- **`pfx export` as a process against `openssl pkcs12`.** Not reachable: Node's bare start (the start-up floor above)",
     "  is longer than openssl's whole run, so the process row compares a Node start plus reading and writing the state",
     `  against a C program's run (${fmtMs(median(pfx.theirs))}). The export itself is measured in-process against openssl in the`,
-    "  rows above and is as fast; the `+ read-back` row adds the verification openssl does not do. Bundling zod cut this",
-    "  command from ~165 ms to ~125 ms; most of what is left is loading node-forge (bundling it was measured slower) and zod.",
+    "  rows above and is as fast; the `+ read-back` row adds the verification openssl does not do (it reads the PFX back,",
+    "  deriving every key a second time), so it sits at about 1.0x and moves either side of it between runs. Bundling zod",
+    "  and the code caches took the process from ~165 ms (first session) to under 100 ms; most of what is left is loading",
+    "  node-forge (bundling it was measured slower), zod and Node itself.",
   );
   const spread = (xs) => `${fmtMs(Math.min(...xs))}–${fmtMs(Math.max(...xs))}`;
   notes.push(`Key generation spread over ${CLI_CERT_RUNS} runs (process): ours ${spread(gen.ours)}, openssl ${spread(gen.theirs)}.`);

@@ -20,8 +20,24 @@ export function bmpPassword(password: string): Buffer {
 export const Pkcs12KeyId = { key: 1, iv: 2, mac: 3 } as const;
 export type Pkcs12KeyId = (typeof Pkcs12KeyId)[keyof typeof Pkcs12KeyId];
 
+// A PFX is read back right after it is written, deriving the same keys from the same password and salts. The KDF
+// is a pure function, so the last few results are kept for the process instead of running its ~14 000 SHA-1
+// iterations again; the read-back still decrypts and checks the MAC of the bytes on disk with them.
+const recentKdf = new Map<string, Buffer>();
+const RECENT_KDF_LIMIT = 16;
+
 /** The PKCS#12 key derivation function (RFC 7292 appendix B.2). */
 export function pkcs12Kdf(hash: HashName, password: string, salt: Buffer, id: Pkcs12KeyId, iterations: number, length: number): Buffer {
+  const memo = `${hash}:${id}:${iterations}:${length}:${salt.toString("hex")}:${password}`;
+  const known = recentKdf.get(memo);
+  if (known) return Buffer.from(known);
+  const derived = derivePkcs12Key(hash, password, salt, id, iterations, length);
+  recentKdf.set(memo, Buffer.from(derived));
+  if (recentKdf.size > RECENT_KDF_LIMIT) recentKdf.delete(recentKdf.keys().next().value!);
+  return derived;
+}
+
+function derivePkcs12Key(hash: HashName, password: string, salt: Buffer, id: Pkcs12KeyId, iterations: number, length: number): Buffer {
   const u = hashOutputBytes[hash];
   const v = hashBlockBytes[hash];
   const pw = bmpPassword(password);

@@ -43,4 +43,15 @@ describe("pkcs12Kdf", () => {
     const salt = crypto.randomBytes(8);
     expect(pkcs12Kdf(hash, "päss wörd", salt, Pkcs12KeyId.key, 100, n).toString("hex")).toBe(reference(hash, "päss wörd", salt, 1, 100, n).toString("hex"));
   });
+
+  it("gives the same key again from its memo, unharmed by a caller that overwrote the first copy, and tells inputs apart", () => {
+    const salt = crypto.randomBytes(8);
+    const first = pkcs12Kdf("sha1", "pw:with:colons", salt, Pkcs12KeyId.key, 50, 24);
+    const expected = reference("sha1", "pw:with:colons", salt, 1, 50, 24).toString("hex");
+    first.fill(0);
+    expect(pkcs12Kdf("sha1", "pw:with:colons", salt, Pkcs12KeyId.key, 50, 24).toString("hex")).toBe(expected);
+    expect(pkcs12Kdf("sha1", "pw:with:colons", salt, Pkcs12KeyId.iv, 50, 24).toString("hex")).not.toBe(expected);
+    expect(pkcs12Kdf("sha1", "pw:with:colons", Buffer.concat([salt, Buffer.from([1])]), Pkcs12KeyId.key, 50, 24).toString("hex")).not.toBe(expected);
+    expect(pkcs12Kdf("sha1", "pw:with:colonz", salt, Pkcs12KeyId.key, 50, 24).toString("hex")).not.toBe(expected);
+  });
 });
