@@ -77,6 +77,8 @@ const proc = {
 
 // The start chunk (commander, the command tree, the runtime) with a code cache of a previous run: bin/code-cache.js.
 const { requireWithCodeCache } = require("./code-cache.js");
+// What this run does, for the caches: the first lowercase word, usually the command. An option's value can stand
+// there instead (`--workdir mydir status`); that costs one extra cache write, never a wrong result.
 const runKey = args.find((word) => /^[a-z][a-z-]{0,30}$/.test(word)) ?? "(none)";
 const { main } = requireWithCodeCache(start, { env: process.env, runKey });
 main(args, proc).then((code) => {
