@@ -54,7 +54,11 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       if (issue.code === "unrecognized_keys") {
-        return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+        const named = issue.keys.map((k) => {
+          const meant = knownFieldLike(k, issue.path);
+          return meant ? `"${k}" (did you mean "${meant}"?)` : `"${k}"`;
+        });
+        return `unknown field${issue.keys.length > 1 ? "s" : ""} ${named.join(", ")}`;
       }
       const field = issue.path.join(".") || "(top level)";
       return `field "${field}": ${issue.message}`;
@@ -65,4 +69,12 @@ export async function loadConfigFile(path: string): Promise<ConfigFile> {
     });
   }
   return parsed.data as ConfigFile;
+}
+
+/** The known field a mistyped one stands for when only case, hyphens or underscores differ ("vault_name" → "vaultName"). */
+function knownFieldLike(field: string, path: PropertyKey[]): string | undefined {
+  const shape = path.length === 0 ? ConfigFileSchema.shape : undefined;
+  if (!shape) return undefined;
+  const squash = (name: string) => name.toLowerCase().replace(/[-_]/g, "");
+  return Object.keys(shape).find((known) => squash(known) === squash(field));
 }

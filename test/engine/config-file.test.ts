@@ -13,10 +13,10 @@ describe("config file", () => {
   it("names unknown fields and wrong types", async () => {
     const dir = await mkdtemp(join(tmpdir(), "akv-config-"));
     const path = join(dir, "config.json");
-    await writeFile(path, JSON.stringify({ vaultName: "kv-ok", vaultname: "typo", keySize: "big" }));
+    await writeFile(path, JSON.stringify({ vaultName: "kv-ok", vaultname: "typo", "resource-group": "rg", nonsense: 1, keySize: "big" }));
     const error = await loadConfigFile(path).catch((e) => e);
     expect(error.exitCode).toBe(2);
-    expect(error.message).toMatch(/unknown field "vaultname"/);
+    expect(error.message).toMatch(/unknown fields "vaultname" \(did you mean "vaultName"\?\), "resource-group" \(did you mean "resourceGroup"\?\), "nonsense"[,;.]/);
     expect(error.message).toMatch(/field "keySize"/);
   });
 
