@@ -66,6 +66,8 @@ export async function main(args: string[], proc: ProcessLike, overrides: Partial
     const rt = runtime;
     const held = rt?.sessionToRelease;
     held?.releaseSync();
+    // A spinner's half-drawn line would otherwise stay on the screen above the message.
+    if (rt?.ui.animate) io.stderr.write("\r\x1b[2K");
     // Only a command that holds the state has something to resume; `sandbox start` just stops.
     io.stderr.write(
       held && existsSync(join(rt!.workdir, "state.json"))
