@@ -31,7 +31,8 @@ if (!require("node:fs").existsSync(start)) {
   refuse(1, "NotBuilt", `akv-crashplan is not built: ${start} is missing.`, "Run `npm run build` (`npm ci` builds too) and try again.");
 }
 // Node's on-disk compile cache makes later starts skip re-parsing the dependencies (the SDKs, forge).
-if (process.env.AKV_CRASHPLAN_CODE_CACHE !== "0") require("node:module").enableCompileCache?.();
+// (Not with a relative TMPDIR: Node would make its cache folder inside whatever folder this runs in.)
+if (process.env.AKV_CRASHPLAN_CODE_CACHE !== "0" && path.isAbsolute(require("node:os").tmpdir())) require("node:module").enableCompileCache?.();
 
 // The streams are made on first use: creating process.stderr and process.stdin costs ~2 ms of a start that, for
 // --help or status, never touches them. A reader that went away (`| head`, `| grep -q`) is not an error: the rest

@@ -118,7 +118,14 @@ function report(error: unknown, runtime: Runtime | undefined, io: Io, jsonReques
     runtime?.log(`error ${error.exitCode} ${error.code ?? ""}: ${error.message}`);
     if (runtime?.globals.json) {
       io.stdout.write(
-        redact(JSON.stringify({ ok: false, error: { message: error.message, code: error.code ?? null, exitCode: error.exitCode, hint: error.hint ?? null, ...(error.details ? { details: error.details } : {}) } }, null, 2)) + "\n",
+        redact(
+          JSON.stringify(
+            // The hint's commands carry --workdir as in the text (withCommandPrefix).
+            { ok: false, error: { message: error.message, code: error.code ?? null, exitCode: error.exitCode, hint: error.hint ? ui!.withCommandPrefix(error.hint) : null, ...(error.details ? { details: error.details } : {}) } },
+            null,
+            2,
+          ),
+        ) + "\n",
       );
     }
     return error.exitCode;
@@ -154,16 +161,20 @@ const LOCAL_FILE_ERRORS: Record<string, string> = {
   ENOTDIR: "a part of the path is a file, not a folder",
   EISDIR: "it is a folder, not a file",
   ENAMETOOLONG: "the path is too long",
+  EEXIST: "a file of that name is in the way",
 };
 
 /** A file-system error from writing the workdir (or another local file), in words, with what to do. */
 function localFileProblem(error: unknown): { message: string; hint: string; code: string } | undefined {
   const e = error as NodeJS.ErrnoException | undefined;
-  if (!(e instanceof Error) || typeof e.code !== "string" || !(e.code in LOCAL_FILE_ERRORS) || !e.path) return undefined;
+  if (!(e instanceof Error) || typeof e.code !== "string" || !e.path) return undefined;
+  // mkdir's ENOENT where the parent exists: the file system refuses new folders there (/proc, a deleted folder).
+  const reason = e.code === "ENOENT" && e.syscall === "mkdir" ? "no folder can be created there" : LOCAL_FILE_ERRORS[e.code];
+  if (!reason) return undefined;
   const doing = e.syscall === "mkdir" ? "create the folder" : e.syscall === "open" || e.syscall === "write" ? "write" : (e.syscall ?? "use");
   return {
     code: `Local${e.code}`,
-    message: `Cannot ${doing} ${e.path}: ${LOCAL_FILE_ERRORS[e.code]} (${e.code}).`,
+    message: `Cannot ${doing} ${e.path}: ${reason} (${e.code}).`,
     hint: "Use a workdir you can write to (--workdir <folder>, default ./akv-crashplan), or free space / fix the permissions, then run again.",
   };
 }

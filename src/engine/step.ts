@@ -50,6 +50,12 @@ export interface Step {
   /** Why this step exists and what it creates, in plain words (shown on the step's screen). */
   readonly explanation: string;
   readonly inputs: readonly InputKey[];
+  /**
+   * Inputs that the step's own command applies to a step already done when they change (`firewall configure
+   * --crashplan-ip …` adds the addresses). Any other input given for a done step is ignored with a warning and
+   * never saved; `--force` redoes the step.
+   */
+  readonly reapplies?: readonly InputKey[];
   /** Earlier steps whose outputs this one reads. */
   readonly needs: readonly StepId[];
   /** Whether it talks to Azure (cert and pfx are local and need no sign-in). */

@@ -3,6 +3,7 @@ import { promises as fs } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { AkvError } from "../errors.js";
+import { makeFolder } from "./folders.js";
 // node:crypto takes ~3 ms to load; only taking the lock needs it, so fetch it then.
 const randomBytes = (size: number) => process.getBuiltinModule("node:crypto").randomBytes(size);
 
@@ -36,7 +37,7 @@ function processIsAlive(pid: number): boolean {
  * and a lock left by a killed process on this host is recognised at once.
  */
 export async function acquireStateLock(workdir: string, command: string): Promise<StateLock> {
-  await fs.mkdir(workdir, { recursive: true, mode: 0o700 });
+  await makeFolder(workdir, 0o700);
   const path = join(workdir, LOCK_FILE_NAME);
   const me: LockOwner = { pid: process.pid, hostname: hostname(), command, since: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {

@@ -9,6 +9,7 @@ import type { StateFile, StepRecord } from "./schema.js";
 import { emptyStepRecord, newState } from "./new-state.js";
 import { STEP_IDS, type StepId } from "./step-ids.js";
 import { CURRENT_SCHEMA_VERSION } from "./version.js";
+import { makeFolder } from "./folders.js";
 
 const readFileText = promisify(readFile);
 
@@ -84,7 +85,7 @@ function corrupt(workdir: string, what: string): AkvError {
 
 /** Atomic save; the snapshot being replaced is kept as state.json.backup. */
 export async function saveState(workdir: string, state: StateFile, now = new Date()): Promise<void> {
-  await fs.mkdir(workdir, { recursive: true, mode: 0o700 });
+  await makeFolder(workdir, 0o700);
   const path = statePath(workdir);
   state.updatedAt = now.toISOString();
   const exists = await fs.stat(path).then(() => true, () => false);

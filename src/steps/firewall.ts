@@ -65,6 +65,7 @@ export const firewallStep: Step = {
     "The vault only accepts the networks you list. CrashPlan's service addresses (from CrashPlan's own documentation) are\n" +
     "added for good; this machine's address is added temporarily so the validation step can reach the vault, then removed.",
   inputs: ["crashplanIps", "crashplanIpsFile", "crashplanIpsSource", "allowMyIp", "replaceRules"],
+  reapplies: ["crashplanIps", "crashplanIpsFile", "crashplanIpsSource", "allowMyIp", "replaceRules"],
   needs: ["vault"],
   remote: true,
 

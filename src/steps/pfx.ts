@@ -114,7 +114,10 @@ export const pfxStep: Step = {
     let passwordLocation = "chosen by you (not stored by akv-crashplan)";
     // A password file generated for an earlier PFX would not open this one: it must not sit beside it, whether
     // this password was chosen or generated (and then shown, written to --password-out, or written there anew).
-    await unlink(localPaths(ctx.workdir).generatedPassword).catch(() => undefined);
+    // Unless it is the very file this password was read from: then it is this PFX's password, and maybe its only copy.
+    const generatedFile = localPaths(ctx.workdir).generatedPassword;
+    const readFrom = typeof ctx.flags.passwordFile === "string" ? resolve(ctx.flags.passwordFile) : undefined;
+    if (readFrom !== resolve(generatedFile)) await unlink(generatedFile).catch(() => undefined);
     if (generated) {
       const passwordOut = ctx.flags.passwordOut as string | undefined;
       if (passwordOut) {

@@ -95,6 +95,7 @@ export const validateStep: Step = {
     "again from the PFX CrashPlan will get; write a probe secret, read it back, delete it. Role assignments can take\n" +
     "minutes to reach Key Vault, so a refusal right after the grant is waited out.",
   inputs: ["allowMyIp", "keepMyIp", "wait"],
+  reapplies: ["allowMyIp", "keepMyIp", "wait"],
   needs: ["vault", "app", "upload", "grant", "pfx"],
   remote: true,
 

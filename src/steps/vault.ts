@@ -33,6 +33,7 @@ export const vaultStep: Step = {
     "assignment, not access policies), with soft delete and purge protection (a lost keystore makes backups unrecoverable),\n" +
     "and with public access limited to selected networks: nothing reaches it until the firewall step allows it.",
   inputs: ["resourceGroup", "location", "vaultName", "purgeProtection", "subnetId", "createVnet", "vnetAddressPrefix", "subnetName", "subnetPrefix", "switchToRbac"],
+  reapplies: ["subnetId", "createVnet", "vnetAddressPrefix", "subnetName", "subnetPrefix"],
   needs: [],
   remote: true,
 

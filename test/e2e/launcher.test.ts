@@ -110,4 +110,24 @@ describe("the launcher", () => {
     expect(asked.code).toBe(0);
     expect(asked.stdout).toContain("Usage: akv-crashplan");
   });
+
+  it("a workdir where no folder can be made (/proc) or that is a file is exit 7 at once, never a hang", async () => {
+    const cwd = mkdtempSync(join(scratch, "wd-"));
+    writeFileSync(join(cwd, "afile"), "x");
+    const proc = await runCli(["cert", "generate", "--key-size", "2048", "--workdir", "/proc/akv-x"], { cwd, timeoutMs: 15_000 });
+    expect(proc.code).toBe(7);
+    expect(proc.stderr).toContain("Cannot create the folder /proc/akv-x");
+    const file = await runCli(["setup", "--sandbox", "--yes", "--location", "eastus", "--workdir", join(cwd, "afile")], { cwd });
+    expect(file.code).toBe(7);
+    expect(file.stderr).toContain(join(cwd, "afile"));
+    expect(file.stderr).not.toMatch(/Internal error/);
+  });
+
+  it("a JSON error's hint carries --workdir as the text does", async () => {
+    const cwd = mkdtempSync(join(scratch, "hint-"));
+    const r = await runCli(["--workdir", join(cwd, "elsewhere"), "grant", "--sandbox", "--json"], { cwd });
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout).error.hint).toContain(`--workdir ${join(cwd, "elsewhere")}`);
+  });
 });
+

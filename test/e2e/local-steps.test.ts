@@ -52,4 +52,49 @@ describe("local steps and what they leave", () => {
     const elsewhere = await runCli(["--workdir", join(cwd, "akv-crashplan"), "status", "--check", "--json"], { cwd: tmpdir() });
     expect(JSON.parse(elsewhere.stdout).problems.join("\n")).toContain(`akv-crashplan --workdir ${join(cwd, "akv-crashplan")} firewall configure`);
   });
+
+  it("a --password-file that is the generated password file is kept: it is the new PFX's password now", async () => {
+    const cwd = fresh();
+    const wd = join(cwd, "akv-crashplan");
+    expect((await runCli(["cert", "generate", "--key-size", "2048"], { cwd })).code).toBe(0);
+    expect((await runCli(["pfx", "export"], { cwd })).code).toBe(0);
+    const own = join(wd, "service-principal.pfx.password");
+    const r = await runCli(["pfx", "export", "--force", "--pfx-cipher", "aes256", "--password-file", own], { cwd });
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(own)).toBe(true);
+    execFileSync("openssl", ["pkcs12", "-in", join(wd, "service-principal.pfx"), "-passin", `file:${own}`, "-noout"]);
+  });
+
+  it("a --out in a folder that is not there stops before anything is saved, and later exports still work", async () => {
+    const cwd = fresh();
+    writeFileSync(join(cwd, "a-file"), "x");
+    expect((await runCli(["cert", "generate", "--key-size", "2048"], { cwd })).code).toBe(0);
+    const bad = await runCli(["pfx", "export", "--out", join(cwd, "a-file", "x.pfx")], { cwd });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("is not a folder");
+    const state = JSON.parse(readFileSync(join(cwd, "akv-crashplan", "state.json"), "utf8"));
+    expect(state.answers.pfxOut).toBeUndefined();
+    expect((await runCli(["pfx", "export"], { cwd })).code).toBe(0);
+  });
+
+  it("new values for a done local step are ignored with a warning and never saved; --force redoes it", async () => {
+    const cwd = fresh();
+    const wd = join(cwd, "akv-crashplan");
+    expect((await runCli(["cert", "generate", "--key-size", "2048", "--days", "365"], { cwd })).code).toBe(0);
+    expect((await runCli(["pfx", "export"], { cwd })).code).toBe(0);
+    const crt = readFileSync(join(wd, "service-principal.crt"), "utf8");
+    const pfx = readFileSync(join(wd, "service-principal.pfx"));
+    const days = await runCli(["cert", "generate", "--days", "30"], { cwd });
+    expect(days.code).toBe(0);
+    expect(days.stderr).toMatch(/--days "?30"? is ignored/);
+    const cipher = await runCli(["pfx", "export", "--pfx-cipher", "aes256"], { cwd });
+    expect(cipher.code).toBe(0);
+    expect(cipher.stderr).toMatch(/--pfx-cipher "aes256" is ignored.*pfx export --force/);
+    expect(readFileSync(join(wd, "service-principal.crt"), "utf8")).toBe(crt);
+    expect(readFileSync(join(wd, "service-principal.pfx")).equals(pfx)).toBe(true);
+    const answers = JSON.parse(readFileSync(join(wd, "state.json"), "utf8")).answers;
+    expect(answers.days).toBe(365);
+    expect(answers.pfxCipher ?? "3des").toBe("3des");
+  });
 });
+

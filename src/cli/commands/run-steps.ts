@@ -1,4 +1,4 @@
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { stat } from "node:fs/promises";
 import { AkvError, isAkvError } from "../../errors.js";
 import { INPUTS, type InputKey, type PromptHelpers } from "../../engine/inputs.js";
@@ -211,11 +211,23 @@ async function checkInputFiles(rt: Runtime, flags: Record<string, unknown>, pend
   }
   const addressFile = inputs?.string("crashplanIpsFile");
   if (addressFile && pending.some((step) => step.id === "firewall")) await readAddressFile(resolve(rt.io.cwd, addressFile));
+  // --out is remembered for later exports: a folder that is not there must stop the run before it is saved.
+  const out = inputs?.string("pfxOut");
+  if (out && pending.some((step) => step.id === "pfx")) {
+    const folder = dirname(resolve(rt.workdir, out));
+    const info = await stat(folder).catch(() => undefined);
+    if (!info?.isDirectory()) {
+      throw AkvError.usage(`The PFX cannot be written to ${out} (--out): ${folder} ${info ? "is not a folder" : "does not exist"}.`, {
+        code: "NotAFolder",
+        hint: "Pass --out with a path in an existing folder, or leave it out for <workdir>/service-principal.pfx.",
+      });
+    }
+  }
 }
 
 async function givesNewInputs(rt: Runtime, request: RunStepsRequest, step: Step, session: StateSession): Promise<boolean> {
-  if (session.step(step.id).status !== "done") return false;
-  const explicit = await resolveInputs([...step.inputs], { ...rt.inputSources(request.flags, {}), answers: {} }, { ui: rt.ui, lenient: true });
+  if (session.step(step.id).status !== "done" || !step.reapplies?.length) return false;
+  const explicit = await resolveInputs([...step.reapplies], { ...rt.inputSources(request.flags, {}), answers: {} }, { ui: rt.ui, lenient: true });
   return explicit
     .entries()
     .some(([key, value]) => value.origin !== "default" && JSON.stringify(session.state.answers[key]) !== JSON.stringify(value.value));
