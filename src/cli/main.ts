@@ -22,7 +22,8 @@ interface ProcessLike {
  */
 export async function main(args: string[], proc: ProcessLike, overrides: Partial<Io> = {}): Promise<number> {
   // commander's `help` command takes one word; `help cert rotate` means `cert rotate --help`.
-  const argv = args[0] === "help" && args.length > 2 ? [...args.slice(1), "--help"] : args;
+  const helpWords = args[0] === "help" ? args.slice(1).filter((word) => !word.startsWith("-")) : [];
+  const argv = helpWords.length > 1 ? [...args.slice(1), "--help"] : args;
   // The standard streams are created on first use: making process.stderr (and stdin) costs ~2 ms of a start
   // that, for --help, never writes to them.
   const io: Io = {
@@ -58,9 +59,15 @@ export async function main(args: string[], proc: ProcessLike, overrides: Partial
     onConfigure: (command, path) => attachAction(command, path, makeRuntime, (code: number) => (exitCode = code)),
   });
   configureHelpTargets(program, argv);
-  // `help <no such command>` would print the root help as if all were well; let commander say it is unknown.
-  const helpTarget = argv[0] === "help" ? argv[1] : undefined;
-  const parsed = helpTarget === "help" ? ["--help"] : helpTarget && !program.commands.some((c) => c.name() === helpTarget) ? argv.slice(1) : argv;
+  // Help for a command that does not exist (`help nosuch`, `help cert nosuch`) would print a parent's help as if
+  // all were well: without --help, commander says the command is unknown (exit 2).
+  let parsed = argv;
+  if (helpWords.length > 0) {
+    let current: Command | undefined = program;
+    for (const word of helpWords) current = current?.commands.find((c) => c.name() === word);
+    if (helpWords.length === 1 && helpWords[0] === "help") parsed = ["--help"];
+    else if (!current) parsed = args.slice(1);
+  }
 
   const onSignal = () => {
     const rt = runtime;

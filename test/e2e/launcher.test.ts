@@ -106,6 +106,10 @@ describe("the launcher", () => {
     const unknown = await runCli(["help", "nosuch"], { cwd });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'nosuch'");
+    expect((await runCli(["help", "cert", "nosuch"], { cwd })).code).toBe(2);
+    const unknownJson = await runCli(["help", "nosuch", "--json"], { cwd });
+    expect(unknownJson.code).toBe(2);
+    expect(JSON.parse(unknownJson.stdout).error.exitCode).toBe(2);
     const asked = await runCli(["help"], { cwd });
     expect(asked.code).toBe(0);
     expect(asked.stdout).toContain("Usage: akv-crashplan");
