@@ -214,6 +214,13 @@ export async function withTemporaryAccess<T>(ctx: StepContext, own: RuleOwner, f
         await ctx.saveOutputs({ temporaryRules: [] });
         ctx.ui.info(`  Removed the temporary firewall rule${removed.length > 1 ? "s" : ""} ${removed.join(", ")}`);
       }
+    } else {
+      // Kept on purpose: no longer ours to remove, so a later command without --keep-my-ip leaves it alone.
+      const kept = temporaryRules(ctx, own);
+      if (kept.length > 0) {
+        await ctx.saveOutputs({ temporaryRules: [] });
+        ctx.ui.info(`  Kept the firewall rule${kept.length > 1 ? "s" : ""} ${kept.join(", ")} for this machine (--keep-my-ip); remove it from the vault's networking settings when it is no longer needed.`);
+      }
     }
   }
 }
@@ -253,7 +260,8 @@ async function handleFirewall(ctx: StepContext, error: AkvError, own: RuleOwner 
   if (!approved) {
     throw AkvError.permission(`The vault firewall refuses this machine (${address}).`, { code: "ForbiddenByFirewall", hint: `Run again with --allow-my-ip ${address}.` });
   }
-  await ctx.ui.wait(`Allowing ${parsed.cidr} temporarily`, () => addTemporaryRule(ctx, parsed.cidr, own));
+  const how = ctx.inputs.boolean("keepMyIp") ? "(kept afterwards: --keep-my-ip)" : "temporarily";
+  await ctx.ui.wait(`Allowing ${parsed.cidr} ${how}`, () => addTemporaryRule(ctx, parsed.cidr, own));
 }
 
 async function explain(ctx: StepContext, error: unknown, waitMs: number): Promise<unknown> {

@@ -96,5 +96,24 @@ describe("local steps and what they leave", () => {
     expect(answers.days).toBe(365);
     expect(answers.pfxCipher ?? "3des").toBe("3des");
   });
+
+  it("--keep-my-ip keeps this machine's rule, says so, and a later command without it leaves the rule alone", async () => {
+    const cwd = fresh();
+    const wd = join(cwd, "akv-crashplan");
+    const inputs = ["--location", "eastus", "--crashplan-ip", "203.0.113.0/24", "--crashplan-ips-source", "test", "--key-size", "2048"];
+    expect((await runCli(["setup", "--sandbox", "--yes", ...inputs], { cwd })).code).toBe(0);
+    const vaultRules = () => {
+      const sb = JSON.parse(readFileSync(join(wd, "sandbox", "sandbox-state.json"), "utf8"));
+      return (Object.values(sb.vaults) as Array<{ properties: { networkAcls: { ipRules: { value: string }[] } } }>)[0]!.properties.networkAcls.ipRules.map((r) => r.value);
+    };
+    expect(vaultRules()).toEqual(["203.0.113.0/24"]); // validation removed its temporary rule
+    const kept = await runCli(["migrate", "--verify", "--yes", "--keep-my-ip"], { cwd });
+    expect(kept.stderr).toMatch(/Allowing 198\.51\.100\.23\/32 \(kept afterwards: --keep-my-ip\)/);
+    expect(kept.stderr).toMatch(/Kept the firewall rule 198\.51\.100\.23\/32 for this machine/);
+    expect(vaultRules()).toContain("198.51.100.23/32");
+    const later = await runCli(["migrate", "--verify", "--yes"], { cwd });
+    expect(later.stderr).not.toMatch(/Removed the temporary firewall rule/);
+    expect(vaultRules()).toContain("198.51.100.23/32");
+  });
 });
 
