@@ -69,24 +69,31 @@ function writeAtomically(file, data) {
   }
 }
 
-/** Removes caches of chunks no longer in the bundle (earlier builds) and of other builds of this chunk. */
-function removeStale(cacheDir, bundleDir, file, stem) {
+/** Removes caches of chunks no longer in the bundle (earlier builds) and of other builds of the chunks written now. */
+function removeStale(cacheDir, bundleDir, written) {
+  const currentStem = new Map(written.map(({ file, stem }) => [path.basename(file), path.basename(stem)]));
   for (const name of fs.readdirSync(cacheDir)) {
     const chunk = name.slice(0, name.indexOf(".cjs.") + ".cjs".length);
-    const otherBuildOfThisChunk = chunk === path.basename(file) && !name.startsWith(`${path.basename(stem)}.`);
-    if (otherBuildOfThisChunk || !fs.existsSync(path.join(bundleDir, chunk))) fs.rmSync(path.join(cacheDir, name), { force: true });
+    const stem = currentStem.get(chunk);
+    const otherBuildOfWrittenChunk = stem !== undefined && !name.startsWith(`${stem}.`);
+    if (otherBuildOfWrittenChunk || !fs.existsSync(path.join(bundleDir, chunk))) fs.rmSync(path.join(cacheDir, name), { force: true });
   }
 }
 
-/** Written at exit, when the run has compiled what it needed; one listener for all chunks. */
+/** Written at exit, when the run has compiled what it needed; one listener and one sweep for all chunks. */
 const toWrite = [];
 function writePendingCaches() {
-  for (const write of toWrite) {
+  for (const { write } of toWrite) {
     try {
       write();
     } catch {
       // A cache that cannot be written only means the next start is a little slower.
     }
+  }
+  try {
+    removeStale(toWrite[0].cacheDir, toWrite[0].bundleDir, toWrite);
+  } catch {
+    // left for the next run that writes
   }
 }
 
@@ -135,11 +142,16 @@ function requireWithCodeCache(file, options) {
     loaded.loaded = true;
     const stale = !cachedData || script.cachedDataRejected === true;
     if (stale || !seen.includes(options.runKey)) {
-      toWrite.push(() => {
-        const blob = script.createCachedData();
-        writeAtomically(`${stem}.bin`, blob);
-        writeAtomically(`${stem}.json`, JSON.stringify({ crc: crc32(blob), seen: stale ? [options.runKey] : [...seen, options.runKey] }));
-        removeStale(cacheDir, bundleDir, file, stem);
+      toWrite.push({
+        file,
+        stem,
+        cacheDir,
+        bundleDir,
+        write: () => {
+          const blob = script.createCachedData();
+          writeAtomically(`${stem}.bin`, blob);
+          writeAtomically(`${stem}.json`, JSON.stringify({ crc: crc32(blob), seen: stale ? [options.runKey] : [...seen, options.runKey] }));
+        },
       });
       if (toWrite.length === 1) process.once("exit", writePendingCaches);
     }

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CommanderError, type Command } from "commander";
 import { ExitCode, isAkvError } from "../errors.js";
-import { buildProgram, configureHelpTargets } from "./program.js";
+import { argvToParse, buildProgram } from "./program.js";
 import type { GlobalOptions, Io, Runtime } from "./runtime.js";
 import { attachAction } from "./actions.js";
 
@@ -20,10 +20,7 @@ interface ProcessLike {
  * The composition root below bin/: builds the runtime from the real process and returns an exit code.
  * It never calls process.exit itself, except on Ctrl-C where the state is already safe on disk.
  */
-export async function main(args: string[], proc: ProcessLike, overrides: Partial<Io> = {}): Promise<number> {
-  // commander's `help` command takes one word; `help cert rotate` means `cert rotate --help`.
-  const helpWords = args[0] === "help" ? args.slice(1).filter((word) => !word.startsWith("-")) : [];
-  const argv = helpWords.length > 1 ? [...args.slice(1), "--help"] : args;
+export async function main(argv: string[], proc: ProcessLike, overrides: Partial<Io> = {}): Promise<number> {
   // The standard streams are created on first use: making process.stderr (and stdin) costs ~2 ms of a start
   // that, for --help, never writes to them.
   const io: Io = {
@@ -58,16 +55,6 @@ export async function main(args: string[], proc: ProcessLike, overrides: Partial
       }),
     onConfigure: (command, path) => attachAction(command, path, makeRuntime, (code: number) => (exitCode = code)),
   });
-  configureHelpTargets(program, argv);
-  // Help for a command that does not exist (`help nosuch`, `help cert nosuch`) would print a parent's help as if
-  // all were well: without --help, commander says the command is unknown (exit 2).
-  let parsed = argv;
-  if (helpWords.length > 0) {
-    let current: Command | undefined = program;
-    for (const word of helpWords) current = current?.commands.find((c) => c.name() === word);
-    if (helpWords.length === 1 && helpWords[0] === "help") parsed = ["--help"];
-    else if (!current) parsed = args.slice(1);
-  }
 
   const onSignal = () => {
     const rt = runtime;
@@ -90,7 +77,7 @@ export async function main(args: string[], proc: ProcessLike, overrides: Partial
   proc.on("SIGTERM", onSignal);
 
   try {
-    await program.parseAsync(parsed, { from: "user" });
+    await program.parseAsync(argvToParse(program, argv), { from: "user" });
   } catch (error) {
     exitCode = report(error, runtime, io, argv.includes("--json"));
   } finally {

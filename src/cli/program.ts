@@ -75,7 +75,7 @@ export function configureAll(program: Command): Command[] {
  * commander's `help <command>` prints that command's help without running the preSubcommand hook,
  * so configure the command named after a "help" word (at any level) before parsing.
  */
-export function configureHelpTargets(program: Command, argv: readonly string[]): void {
+function configureHelpTargets(program: Command, argv: readonly string[]): void {
   let current = program;
   argv.forEach((word, index) => {
     const named = (name: string | undefined) => current.commands.find((command) => command.name() === name);
@@ -88,6 +88,22 @@ export function configureHelpTargets(program: Command, argv: readonly string[]):
       if (next) current = configureCommand(next);
     }
   });
+}
+
+/**
+ * What commander should parse for these arguments, with the commands that help will be shown for configured.
+ * commander's `help` command takes one word, so `help cert rotate` becomes `cert rotate --help`; `help help` is the
+ * root's help; help for a command that does not exist is parsed without --help, so commander calls it unknown.
+ */
+export function argvToParse(program: Command, args: readonly string[]): string[] {
+  configureHelpTargets(program, args);
+  if (args[0] !== "help") return [...args];
+  const words = args.slice(1).filter((word) => !word.startsWith("-"));
+  if (words.length === 1 && words[0] === "help") return ["--help"];
+  let current: Command | undefined = program;
+  for (const word of words) current = current?.commands.find((command) => command.name() === word);
+  if (!current) return args.slice(1);
+  return words.length > 1 ? [...args.slice(1), "--help"] : [...args];
 }
 
 function configureSubcommand(_parent: Command, subcommand: Command): void {

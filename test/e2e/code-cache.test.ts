@@ -59,6 +59,17 @@ describe("the bundle's code caches", () => {
     expect(readdirSync(folderOf(where)).filter((f) => f.endsWith(".bin")).length).toBeGreaterThanOrEqual(10);
   });
 
+  it("a run that writes caches sweeps away other builds' caches and those of chunks no longer in the bundle", async () => {
+    const where = fresh("sweep");
+    await run(["--help"], where);
+    const dir = folderOf(where);
+    writeFileSync(join(dir, "start.cjs.v0.0.0-x64-old.bin"), "old build");
+    writeFileSync(join(dir, "gone-XYZ.cjs.v22.0.0-x64-1.bin"), "a chunk of an earlier build");
+    expect((await run(["status"], where)).code).toBe(0); // a command the cache has not seen: it writes
+    expect(readdirSync(dir).filter((f) => f.includes("old") || f.startsWith("gone-"))).toEqual([]);
+    expect(readdirSync(dir).some((f) => /^start\.cjs\..+\.bin$/.test(f))).toBe(true);
+  });
+
   it("a corrupt cache is rejected by V8 and rewritten; the command still works", async () => {
     const where = fresh("corrupt");
     await run(["--help"], where);
